@@ -1,0 +1,327 @@
+"""Write period products (NetCDF4/HDF5) atomically, and keep each station's zarr mirror.
+
+Products
+    One NetCDF4 file per station, product and period, written to a temporary file beside its final name
+    with the netCDF4 library (one writer per process: a process-wide lock guards it, so threaded dask
+    workers never run netCDF4 concurrently), fsynced and renamed into place. Default: no compression, so
+    every stock netCDF/HDF5 install reads the archive and writes stay fast; ``zlib`` is available.
+
+Mirror
+    One zarr (v3) store per station product holding the same records on a regular time grid
+    (the logger interval) that starts at the first period. The grid is chunked by a fixed unit of the
+    period (an hour, a day or a week; months by day), so every period is a whole number of chunks and
+    each period task writes its own region directly; concurrent tasks never share a chunk. Integer
+    variables are stored as float64 (so empty slots can be NaN); strings live only in the products.
+
+Examples
+--------
+>>> path = write_product(ds, "archive/products/alpha_met/2024/alpha_met_20240301.nc")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .config import CHUNK_UNIT
+from .errors import StoreError
+from .fsutil import atomic_path, fsync_dir
+
+log = logging.getLogger(__name__)
+
+#: netCDF4-python is not thread-safe: one writer at a time per process.
+NETCDF_LOCK = threading.Lock()
+_TIME_UNITS = {"s": "seconds", "ms": "milliseconds", "us": "microseconds", "ns": "nanoseconds"}
+_NS_PER = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+EPOCH = "1970-01-01 00:00:00"
+NAT = np.iinfo(np.int64).min
+
+
+def time_encoding(times: np.ndarray) -> dict:
+    """Coarsest exact integer encoding (seconds ... nanoseconds since 1970) for a datetime64 array.
+
+    Examples
+    --------
+    >>> time_encoding(pd.date_range("2024-01-01", periods=3, freq="100ms").values)["units"]
+    'milliseconds since 1970-01-01 00:00:00'
+    """
+    ti = times.astype("datetime64[ns]").astype(np.int64)
+    ti = ti[ti != NAT]
+    for unit in ("s", "ms", "us", "ns"):
+        if not len(ti) or not np.any(ti % _NS_PER[unit]):
+            return {"units": f"{_TIME_UNITS[unit]} since {EPOCH}", "calendar": "standard", "dtype": "int64"}
+    raise AssertionError("unreachable")
+
+
+def product_encoding(ds: xr.Dataset, compression: str = "none", complevel: int = 1) -> dict:
+    """netCDF encoding for a product: exact integer time units, NaN fill for floats, optional zlib."""
+    enc: dict[str, dict] = {}
+    for name, var in ds.variables.items():
+        e: dict = {}
+        if var.dtype.kind == "M":
+            e.update(time_encoding(var.values))
+            if name != "time" and np.isnat(var.values).any():
+                e["_FillValue"] = NAT
+        elif var.dtype.kind == "f":
+            e["_FillValue"] = np.nan if name not in ("lat", "lon", "alt") else None
+        elif var.dtype.kind in "iu" and name not in ds.dims:
+            e["_FillValue"] = None
+        if compression == "zlib" and var.ndim and var.dtype.kind in "fiuM":
+            e.update(zlib=True, complevel=complevel, shuffle=False)
+        enc[str(name)] = e
+    return enc
+
+
+def write_product(ds: xr.Dataset, path: str | Path, compression: str = "none", complevel: int = 1) -> Path:
+    """Write a product file atomically (temp + fsync + rename) with the netCDF4 library.
+
+    Examples
+    --------
+    >>> write_product(ds, "archive/products/x.nc")  # doctest: +SKIP
+    PosixPath('archive/products/x.nc')
+    """
+    path = Path(path)
+    enc = product_encoding(ds, compression, complevel)
+    try:
+        with atomic_path(path, suffix=".nc") as tmp, NETCDF_LOCK:
+            ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
+    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        raise StoreError(f"{path}: writing the product failed: {exc}") from exc
+    return path
+
+
+def open_product(path: str | Path) -> xr.Dataset:
+    """Open a product with h5netcdf (safe under dask threads), loaded into memory and closed."""
+    with xr.open_dataset(path, engine="h5netcdf") as ds:
+        return ds.load()
+
+
+# ---------------------------------------------------------------------------------------------- mirror
+@dataclass
+class MirrorLayout:
+    """What a mirror holds: its grid and variables (name -> numpy dtype string)."""
+
+    origin: pd.Timestamp
+    length: int
+    interval: pd.Timedelta
+    chunk: int
+    variables: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """Exclusive end of the grid."""
+        return self.origin + self.length * self.interval
+
+    def index(self, t: pd.Timestamp) -> int:
+        """Grid index of time ``t``."""
+        return int((pd.Timestamp(t) - self.origin) // self.interval)
+
+
+def mirror_dtype(dtype: np.dtype) -> str | None:
+    """The dtype a variable gets in the mirror, or None when it is not mirrored (strings)."""
+    kind = np.dtype(dtype).kind
+    if kind == "f":
+        return np.dtype(dtype).str
+    if kind in "iub":
+        return "<f8"
+    if kind == "M":
+        return "<M8[ns]"
+    return None
+
+
+def chunk_length(period: str, interval: pd.Timedelta) -> int:
+    """Records per mirror chunk for a period and interval; raises when the interval does not divide it."""
+    unit = CHUNK_UNIT[period]
+    if unit.value % interval.value:
+        raise StoreError(f"logger interval {interval} does not divide a {period} chunk ({unit}); "
+                         "set a period whose unit the interval divides")
+    return int(unit.value // interval.value)
+
+
+def read_layout(path: Path) -> MirrorLayout | None:
+    """Layout of an existing mirror store, or None when there is none."""
+    import zarr
+
+    if not (path / "zarr.json").exists():
+        return None
+    try:
+        g = zarr.open_group(str(path), mode="r", use_consolidated=False)
+        attrs = dict(g.attrs)
+        t = g["time"]
+        variables = {k: np.dtype(attrs["crac_dtypes"][k]).str for k in attrs.get("crac_dtypes", {})}
+        return MirrorLayout(origin=pd.Timestamp(attrs["crac_origin"]), length=int(t.shape[0]),
+                            interval=pd.Timedelta(attrs["crac_interval"]), chunk=int(t.chunks[0]),
+                            variables=variables)
+    except (KeyError, ValueError, OSError) as exc:
+        log.warning("%s: unreadable mirror layout (%s); it will be rebuilt", path, exc)
+        return None
+
+
+def _grid(origin: pd.Timestamp, start: int, stop: int, interval: pd.Timedelta) -> np.ndarray:
+    base = np.int64(pd.Timestamp(origin).value)
+    return (base + np.arange(start, stop, dtype=np.int64) * np.int64(interval.value)).view("datetime64[ns]")
+
+
+def _template(layout: MirrorLayout, names: dict[str, str], attrs: dict[str, dict]) -> tuple[xr.Dataset, dict]:
+    import dask.array as da
+    from zarr.codecs import BloscCodec
+
+    n = layout.length
+    data = {}
+    enc: dict[str, dict] = {"time": {"chunks": (layout.chunk,), "units": f"nanoseconds since {EPOCH}",
+                                     "dtype": "int64"}}
+    compressor = [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]
+    for name, dt in names.items():
+        data[name] = ("time", da.zeros(n, chunks=layout.chunk, dtype=dt), attrs.get(name, {}))
+        e: dict = {"chunks": (layout.chunk,), "compressors": compressor}
+        if np.dtype(dt).kind == "M":
+            e.update(units=f"nanoseconds since {EPOCH}", dtype="int64", _FillValue=NAT)
+        else:
+            e["_FillValue"] = np.nan
+        enc[name] = e
+    ds = xr.Dataset(data, coords={"time": ("time", _grid(layout.origin, 0, n, layout.interval),
+                                           {"standard_name": "time", "axis": "T"})})
+    return ds, enc
+
+
+_SKIP_ATTRS = ("_FillValue", "missing_value", "units", "calendar", "dtype")
+
+
+def var_attrs(ds: xr.Dataset) -> dict[str, dict]:
+    """Variable attributes to copy to the mirror (encoding-related ones left out)."""
+    out = {}
+    for name, var in ds.data_vars.items():
+        a = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in var.attrs.items()
+             if k not in _SKIP_ATTRS or (k == "units" and var.dtype.kind != "M")}
+        out[str(name)] = a
+    return out
+
+
+def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], attrs: dict[str, dict],
+                   global_attrs: dict) -> MirrorLayout:
+    """Create the mirror, or extend it to ``layout`` (later end, added variables); return the new layout.
+
+    A layout that cannot be extended in place (an earlier origin, another interval or chunk, a variable
+    whose dtype changes) must be rebuilt: call :func:`remove_mirror` first.
+    """
+    import zarr
+
+    path = Path(path)
+    current = read_layout(path)
+    ga = {k: v for k, v in global_attrs.items() if isinstance(v, (str, int, float))}
+    if current is None:
+        ds, enc = _template(layout, {**layout.variables, **new_vars}, attrs)
+        ds.attrs.update(ga, crac_origin=layout.origin.isoformat(), crac_interval=str(layout.interval),
+                        crac_dtypes={**layout.variables, **new_vars})
+        ds.to_zarr(str(path), mode="w", compute=False, encoding=enc, consolidated=False, zarr_format=3)
+        return MirrorLayout(layout.origin, layout.length, layout.interval, layout.chunk,
+                            {**layout.variables, **new_vars})
+    if (layout.origin < current.origin or layout.interval != current.interval
+            or layout.chunk != current.chunk):
+        raise StoreError(f"{path}: mirror layout changed (origin/interval/chunk); rebuild it")
+    g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    length = max(layout.length, current.length)
+    if length > current.length:
+        for key in g.array_keys():
+            g[key].resize((length,))
+        g["time"][current.length:length] = _grid(current.origin, current.length, length,
+                                                 current.interval).view(np.int64)
+    merged = dict(current.variables)
+    added = {k: v for k, v in new_vars.items() if k not in merged}
+    if added:
+        full = MirrorLayout(current.origin, length, current.interval, current.chunk, {})
+        ds, enc = _template(full, added, attrs)
+        ds.drop_vars("time").to_zarr(str(path), mode="a", compute=False, encoding={
+            k: v for k, v in enc.items() if k != "time"}, consolidated=False)
+        merged.update(added)
+    g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    g.attrs.update({**ga, "crac_dtypes": merged})
+    return MirrorLayout(current.origin, length, current.interval, current.chunk, merged)
+
+
+def remove_mirror(path: Path) -> None:
+    """Delete a mirror store (before a full rebuild)."""
+    if Path(path).exists():
+        shutil.rmtree(path)
+        fsync_dir(Path(path).parent)
+
+
+def compatible(layout: MirrorLayout | None, ds: xr.Dataset, start: pd.Timestamp, end: pd.Timestamp) -> bool:
+    """Whether ``ds`` for ``[start, end)`` can be written into ``layout`` as it is."""
+    if layout is None or start < layout.origin or end > layout.end:
+        return False
+    for name, var in ds.data_vars.items():
+        if "time" not in var.dims or var.ndim != 1:
+            continue
+        dt = mirror_dtype(var.dtype)
+        if dt is None:
+            continue
+        have = layout.variables.get(str(name))
+        if have is None or np.dtype(have) != np.dtype(dt) and not (
+                np.dtype(have).kind == "f" and np.dtype(have).itemsize > np.dtype(dt).itemsize):
+            return False
+    return True
+
+
+def mirror_vars(ds: xr.Dataset) -> dict[str, str]:
+    """The variables of ``ds`` that go to the mirror, with their mirror dtypes."""
+    out = {}
+    for name, var in ds.data_vars.items():
+        if var.dims == ("time",):
+            dt = mirror_dtype(var.dtype)
+            if dt is not None:
+                out[str(name)] = dt
+    return out
+
+
+def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start: pd.Timestamp,
+                        end: pd.Timestamp) -> int:
+    """Write one period's records into its region of the mirror; return the off-grid record count.
+
+    Records are placed in the grid slot nearest to their time; slots without a record are NaN / NaT.
+    """
+    import zarr
+
+    i0, i1 = layout.index(start), layout.index(end)
+    if i0 % layout.chunk or i1 % layout.chunk and i1 != layout.length:
+        raise StoreError(f"{path}: period {start}..{end} does not align with mirror chunks")
+    n = i1 - i0
+    ti = ds["time"].values.astype("datetime64[ns]").astype(np.int64) if ds.sizes.get("time") else \
+        np.array([], np.int64)
+    step = np.int64(layout.interval.value)
+    rel = ti - np.int64(pd.Timestamp(start).value)
+    slot = (rel + step // 2) // step
+    off_grid = int(np.count_nonzero(rel % step))
+    ok = (slot >= 0) & (slot < n)
+    slot = slot[ok]
+    g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    for name, dt in layout.variables.items():
+        out = np.full(n, NAT if np.dtype(dt).kind == "M" else np.nan,
+                      dtype=np.int64 if np.dtype(dt).kind == "M" else dt)
+        if name in ds.data_vars and ds[name].dims == ("time",):
+            vals = ds[name].values[ok]
+            if np.dtype(dt).kind == "M":
+                vals = vals.astype("datetime64[ns]").view(np.int64)
+            elif vals.dtype.kind == "b":
+                vals = vals.astype("f8")
+            out[slot] = vals
+        g[name][i0:i1] = out
+    return off_grid
+
+
+def consolidate(path: Path) -> None:
+    """Consolidate a mirror's metadata once, after all writes of a run."""
+    import warnings
+
+    import zarr
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
+        zarr.consolidate_metadata(str(path))
