@@ -114,8 +114,10 @@ def _rows_equal(ds: xr.Dataset, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         same = x == y
         if a.dtype.kind in "fc":
             same |= np.isnan(x) & np.isnan(y)
-        elif a.dtype.kind == "M":
+        elif a.dtype.kind in "mM":
             same |= np.isnat(x) & np.isnat(y)
+        elif a.dtype.kind == "O":  # strings; NaN where a part lacked the variable
+            same |= pd.isna(x) & pd.isna(y)
         if same.ndim > 1:
             same = same.reshape(len(i), -1).all(axis=1)
         eq &= same

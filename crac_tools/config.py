@@ -71,6 +71,14 @@ class ColumnMeta(_Model):
     valid_from: dt.datetime | None = Field(default=None, alias="from")
     valid_until: dt.datetime | None = Field(default=None, alias="until")
 
+    @field_validator("valid_from", "valid_until")
+    @classmethod
+    def _utc_naive(cls, v: dt.datetime | None) -> dt.datetime | None:
+        # times are UTC and tz-naive everywhere; an aware bound would make applies() raise TypeError
+        if v is not None and v.tzinfo is not None:
+            v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return v
+
     def applies(self, start: pd.Timestamp, end: pd.Timestamp) -> bool:
         """Whether this entry's date range overlaps ``[start, end)``."""
         lo = pd.Timestamp(self.valid_from) if self.valid_from else pd.Timestamp.min
@@ -116,6 +124,9 @@ class StationConfig(_Model):
     def _interval(cls, v: str | None) -> str | None:
         if v is None:
             return v
+        if re.fullmatch(r"\s*[-+]?[0-9.]+\s*", v):
+            # pandas reads a bare number as nanoseconds; demand a unit rather than guess
+            raise ValueError(f"expected a duration with a unit such as '1s', '1min' or '30min', got {v!r}")
         try:
             td = pd.Timedelta(v)
         except (ValueError, TypeError):
@@ -167,7 +178,7 @@ class NamingConfig(_Model):
         try:
             v.format(station="s", product="p", period="day", start=dt.datetime(2000, 1, 1),
                      end=dt.datetime(2000, 1, 2), version=1)
-        except (KeyError, ValueError, IndexError) as exc:
+        except (KeyError, ValueError, IndexError, AttributeError, TypeError) as exc:
             raise ValueError(f"template uses an unknown field or format ({exc}); fields are station, "
                              "product, period, start, end, version") from None
         if "{start" not in v:
@@ -285,6 +296,30 @@ def _format_validation(path: Path, err: ValidationError) -> ConfigError:
     return err_out
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A SafeLoader that rejects a key given twice in one mapping (PyYAML silently keeps the last)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # unhashable key: construct_mapping reports it
+            continue
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r} (first given on line {first + 1})", key_node.start_mark)
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
 def _load_yaml(path: Path) -> dict:
     try:
         text = path.read_text(encoding="utf-8")
@@ -293,7 +328,7 @@ def _load_yaml(path: Path) -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path, f"cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -163,10 +163,13 @@ def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike, length: int | No
                 fout.write(block)
                 if remaining is not None:
                     remaining -= len(block)
+        if remaining:
+            raise OSError(f"{src} shrank while being copied ({remaining} of {length} bytes missing)")
         digest = h.hexdigest()
         if sha256_file(tmp) != digest:
             raise OSError(f"verification of the copy of {src} failed (re-read hash differs)")
         shutil.copystat(src, tmp)
+        os.chmod(tmp, FILE_MODE)  # copystat copied the source's mode (maybe 0600 or read-only)
     return digest
 
 

@@ -92,13 +92,14 @@ def init_project(directory: str | Path, force: bool = False) -> list[Path]:
     Raises
     ------
     ConfigError
-        When ``crac.yaml`` already exists there and ``force`` is false.
+        When ``crac.yaml`` or ``stations/station1.yaml`` already exists there and ``force`` is false.
     """
     d = Path(directory)
     target = d / "crac.yaml"
-    if target.exists() and not force:
-        raise ConfigError(target, "already exists; not overwriting (use --force)")
-    written = [atomic_write_text(target, project_yaml()),
-               atomic_write_text(d / "stations" / "station1.yaml", station_yaml())]
+    station = d / "stations" / "station1.yaml"
+    for f in (target, station):
+        if f.exists() and not force:
+            raise ConfigError(f, "already exists; not overwriting (use --force)")
+    written = [atomic_write_text(target, project_yaml()), atomic_write_text(station, station_yaml())]
     (d / "incoming" / "station1").mkdir(parents=True, exist_ok=True)
     return written

@@ -76,6 +76,9 @@ def apply_column_metadata(ds: xr.Dataset, station: StationConfig, start: pd.Time
 def ensure_variable_attrs(ds: xr.Dataset) -> xr.Dataset:
     """Give every variable ``long_name`` and (numeric ones) ``units``; describe the time axis per CF."""
     for name, var in ds.data_vars.items():
+        if var.dtype.kind == "M" and "units" in var.attrs:
+            # a time-of-extreme column keeps its logger unit string; CF time units come from the encoding
+            var.attrs["source_units"] = var.attrs.pop("units")
         if "long_name" not in var.attrs:
             var.attrs["long_name"] = str(name)
         if var.dtype.kind in "fiu" and not var.attrs.get("units"):
