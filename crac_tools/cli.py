@@ -144,6 +144,8 @@ def ingest(config: Path, stations: tuple[str, ...], start: str | None, end: str 
         bar.close()
         _fail(exc)
     click.echo(report.summary())
+    if report.workers:
+        click.echo(f"workers: {', '.join(sorted(report.workers))}")
     click.echo(f"catalog: {cat}")
     sys.exit(0 if report.ok else 1)
 

@@ -86,7 +86,10 @@ def atomic_path(final: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
         fsync_dir(final.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            if tmp.is_dir():  # unlink() would raise IsADirectoryError and hide the real error
+                shutil.rmtree(tmp)
+            else:
+                tmp.unlink()
         raise
 
 

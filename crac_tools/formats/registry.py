@@ -27,8 +27,11 @@ from ..errors import ParseError, UnknownFormatError
 #: How many leading bytes are handed to ``sniff``.
 SNIFF_BYTES = 4096
 
-#: Modules imported (lazily, on first use) to populate the registry.
-_READER_MODULES = ("crac_tools.formats.toa5",)
+#: Modules imported (lazily, on first use) to populate the registry, in sniffing order: specific
+#: signatures first, the heuristic generic ``table`` reader last.
+_READER_MODULES = tuple(f"crac_tools.formats.{m}" for m in (
+    "toa5", "tob1", "tob3", "csixml", "cr10x", "icartt", "nasa_ames", "geoms", "hisparc", "tolnet", "netcdf",
+    "table"))
 
 
 class Reader(Protocol):

@@ -1,0 +1,1 @@
+"""cr10x reader (not yet implemented; registers nothing)."""

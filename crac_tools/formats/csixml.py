@@ -1,0 +1,1 @@
+"""csixml reader (not yet implemented; registers nothing)."""

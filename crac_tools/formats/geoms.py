@@ -1,0 +1,1 @@
+"""geoms reader (not yet implemented; registers nothing)."""

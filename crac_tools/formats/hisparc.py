@@ -1,0 +1,1 @@
+"""hisparc reader (not yet implemented; registers nothing)."""

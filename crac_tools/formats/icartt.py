@@ -1,0 +1,1 @@
+"""icartt reader (not yet implemented; registers nothing)."""

@@ -1,0 +1,1 @@
+"""nasa_ames reader (not yet implemented; registers nothing)."""

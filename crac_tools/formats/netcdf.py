@@ -1,0 +1,1 @@
+"""netcdf reader (not yet implemented; registers nothing)."""

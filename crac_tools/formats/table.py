@@ -1,0 +1,1 @@
+"""table reader (not yet implemented; registers nothing)."""

@@ -1,0 +1,1 @@
+"""tob1 reader (not yet implemented; registers nothing)."""

@@ -1,0 +1,1 @@
+"""tob3 reader (not yet implemented; registers nothing)."""

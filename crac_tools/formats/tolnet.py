@@ -1,0 +1,1 @@
+"""tolnet reader (not yet implemented; registers nothing)."""
