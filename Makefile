@@ -43,8 +43,8 @@ stress: $(STAMP)
 
 lab: $(STAMP)
 	@[ -f demo/crac.yaml ] || $(MAKE) demo
-	cd demo && ../$(BIN)/jupyter lab --ServerApp.root_dir=.. --notebook-dir=../notebooks --ip=127.0.0.1 \
-	  --no-browser $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ip=127.0.0.1 --no-browser \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py

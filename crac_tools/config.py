@@ -76,7 +76,7 @@ class ColumnMeta(_Model):
     def _utc_naive(cls, v: dt.datetime | None) -> dt.datetime | None:
         # times are UTC and tz-naive everywhere; an aware bound would make applies() raise TypeError
         if v is not None and v.tzinfo is not None:
-            v = v.astimezone(dt.timezone.utc).replace(tzinfo=None)
+            v = v.astimezone(dt.UTC).replace(tzinfo=None)
         return v
 
     def applies(self, start: pd.Timestamp, end: pd.Timestamp) -> bool:
