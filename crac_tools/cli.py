@@ -235,5 +235,9 @@ def demo(directory: Path, scheduler: str | None) -> None:
     click.echo(f"Try: python -c \"import intake; print(list(intake.from_yaml_file('{archive / 'catalog.yaml'}')))\"")
 
 
+# -- commands defined in their own modules (each module defines a click command and is added here) -------
+# (add new ones below this line, one import + add_command per command)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
