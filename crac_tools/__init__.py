@@ -21,7 +21,7 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__", "formats", "open_catalog", "read", "read_tree"]
+__all__ = ["__version__", "format_name", "formats", "open_catalog", "parse_name", "read", "read_tree"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,6 +29,10 @@ def __getattr__(name: str) -> Any:
         from .formats import registry
 
         return getattr(registry, name)
+    if name in ("parse_name", "format_name"):
+        from .conventions import naming
+
+        return getattr(naming, name)
     if name == "open_catalog":
         from .catalog import open_catalog
 
