@@ -101,10 +101,11 @@ class Watchdog:
     def __init__(self, on_expire: Callable[[str], None]) -> None:
         self.on_expire = on_expire
         self._lock = threading.Lock()
-        self._armed: dict[int, tuple[float, str]] = {}
+        self._armed: dict[int, tuple[float, str, float]] = {}
         self._ids = itertools.count()
         self._stop = threading.Event()
-        self.fired: str | None = None
+        #: ``(label, seconds)`` of the deadline that fired (None while none did).
+        self.fired: tuple[str, float] | None = None
         self._thread = threading.Thread(target=self._loop, name="crac-watchdog", daemon=True)
         self._thread.start()
 
@@ -112,17 +113,17 @@ class Watchdog:
         while not self._stop.wait(TICK):
             now = time.monotonic()
             with self._lock:
-                due = [label for (t, label) in self._armed.values() if t <= now]
+                due = [(label, secs) for (t, label, secs) in self._armed.values() if t <= now]
                 if due and self.fired is None:
                     self.fired = due[0]
                 else:
                     due = []
             if due:
-                log.warning("deadline passed: %s; aborting the connection", due[0])
+                log.warning("deadline of %g s passed: %s; aborting the connection", due[0][1], due[0][0])
                 try:
-                    self.on_expire(due[0])
-                except Exception:  # noqa: BLE001 - the abort must never kill the watchdog
-                    log.exception("aborting %s failed", due[0])
+                    self.on_expire(due[0][0])
+                except Exception:  # the abort must never kill the watchdog
+                    log.exception("aborting %s failed", due[0][0])
 
     @contextlib.contextmanager
     def guard(self, seconds: float | None, label: str) -> Iterator[None]:
@@ -142,24 +143,21 @@ class Watchdog:
         ident = next(self._ids)
         if seconds is not None:
             with self._lock:
-                self._armed[ident] = (start + seconds, label)
+                self._armed[ident] = (start + seconds, label, seconds)
         try:
             yield
         except BaseException as exc:
             fired = self.fired
             if fired is not None and not isinstance(exc, DeadlineExceeded):
-                secs = seconds if fired == label else self._seconds_of(fired, seconds)
-                raise DeadlineExceeded(fired, secs or 0.0, time.monotonic() - start) from exc
+                raise DeadlineExceeded(fired[0], fired[1], time.monotonic() - start) from exc
             raise
         finally:
             with self._lock:
                 self._armed.pop(ident, None)
-        if self.fired is not None and self.fired == label:
-            # the block finished although the abort fired (it raced with the deadline): still a failure
-            raise DeadlineExceeded(label, seconds or 0.0, time.monotonic() - start)
-
-    def _seconds_of(self, label: str, default: float | None) -> float | None:
-        return getattr(self, "_last_seconds", {}).get(label, default)
+        if self.fired is not None:
+            # the block finished although the abort fired (it raced with the deadline): still a failure,
+            # the connection is closed
+            raise DeadlineExceeded(self.fired[0], self.fired[1], time.monotonic() - start)
 
     def stop(self) -> None:
         """End the watchdog thread."""
