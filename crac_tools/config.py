@@ -23,7 +23,7 @@ from typing import Any, Literal
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -165,6 +165,13 @@ class ProjectInfo(_Model):
     license: str | None = None
     keywords: list[str] = Field(default_factory=list)
     references: str | None = None
+    pi_url: str | None = None
+    publisher_name: str | None = None
+    publisher_email: str | None = None
+    publisher_url: str | None = None
+    acknowledgement: str | None = None
+    comment: str | None = None
+    processing_level: str | None = None
 
 
 class NamingConfig(_Model):
@@ -192,6 +199,9 @@ class ProductConfig(_Model):
     compression: Literal["none", "zlib"] = "none"
     complevel: int = Field(default=1, ge=1, le=9)
     version: int = Field(default=1, ge=1)
+    #: ``replace``: a reprocessed period replaces its file (ESPO archive practice); ``keep``: it is written
+    #: beside the old one with the next version number (CDAAC practice; the template must use {version}).
+    versioning: Literal["replace", "keep"] = "replace"
     mirror: bool = True
 
 
@@ -213,6 +223,13 @@ class ProjectConfig(_Model):
     products: ProductConfig = Field(default_factory=ProductConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
     station_defaults: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _keep_needs_version(self) -> ProjectConfig:
+        if self.products.versioning == "keep" and "{version" not in self.naming.template:
+            raise ValueError("products.versioning 'keep' needs {version} in naming.template, or two versions of a "
+                             "period would get the same file name")
+        return self
 
 
 class Project:

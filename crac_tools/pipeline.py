@@ -43,7 +43,8 @@ from .conventions.cf import apply_column_metadata, finalize_product, options_has
 from .conventions.naming import product_name
 from .errors import CracError, CracWarning, PipelineError, StoreError
 from .formats.registry import get_reader
-from .fsutil import atomic_write_json, atomic_write_text, read_json, remove_stale_temps
+from .fsutil import atomic_write_json, atomic_write_text, read_json, remove_stale_temps, sha256_file
+from .ledger import record_versions
 from .periods import period_end, periods_between
 from .store import (
     MirrorLayout,
@@ -88,6 +89,7 @@ class PeriodTask:
     mirror_path: str | None
     layout: MirrorLayout | None
     interval: str | None
+    version: int = 1
 
 
 @dataclass
@@ -110,6 +112,8 @@ class PeriodResult:
     interval: str | None = None
     worker: str = ""
     error: str | None = None
+    version: int = 1
+    sha256: str | None = None
 
 
 @dataclass
@@ -185,7 +189,8 @@ def build_period(task: PeriodTask) -> PeriodResult:
 
     A file that fails to parse is left out and named in ``bad_files``; the period is built from the rest.
     """
-    res = PeriodResult(task.key, task.start, task.end, task.fingerprint, worker=_worker_name())
+    res = PeriodResult(task.key, task.start, task.end, task.fingerprint, worker=_worker_name(),
+                       version=task.version)
     try:
         project = _project(task.project_path)
         station = project.station(task.key)
@@ -224,9 +229,11 @@ def build_period(task: PeriodTask) -> PeriodResult:
         ds = finalize_product(ds, project, station, period, task.start, task.end, sources, header,
                               processing_options(project, station), task.run_record, __version__)
         ds.attrs["input_fingerprint"] = task.fingerprint
+        ds.attrs["product_version"] = str(task.version)
         write_product(ds, task.product_path, project.config.products.compression,
                       project.config.products.complevel)
         res.product_path = task.product_path
+        res.sha256 = sha256_file(task.product_path)
         res.mirror_vars = mirror_vars(ds)
         res.var_attrs = var_attrs(ds)
         res.global_attrs = _mirror_global_attrs(ds.attrs)
@@ -379,20 +386,31 @@ def plan(project: Project, station: StationConfig, report: IngestReport, start=N
             continue
         fp = _fingerprint(files, options)
         prev = state["periods"].get(p.isoformat())
-        name = product_name(project.config.naming.template, station.id, station.product, period, p, pe,
-                            project.config.products.version)
-        product = archive / "products" / station.key / f"{p:%Y}" / name
-        if not force and prev and prev["fingerprint"] == fp and product.exists():
+        if not force and prev and prev["fingerprint"] == fp and Path(prev["product"]).exists():
             report.skipped += 1
             continue
+        version = _next_version(project, prev, fp)
+        name = product_name(project.config.naming.template, station.id, station.product, period, p, pe, version)
+        product = archive / "products" / station.key / f"{p:%Y}" / name
         tasks.append(PeriodTask(str(project.path), station.key, p, pe, files, fp, str(product), run_record,
-                                str(mirror_path) if mirror_path else None, None, interval))
+                                str(mirror_path) if mirror_path else None, None, interval, version))
     sp = _StationPlan(station, raw, tasks, state, state_path, mirror_path, layout, interval=interval)
     if layout is not None and tasks:
         moved = interval and pd.Timedelta(interval) != layout.interval
         if min(t.start for t in tasks) < layout.origin or moved:
             sp.rebuild_mirror = True
     return sp
+
+
+def _next_version(project: Project, prev: dict | None, fingerprint: str) -> int:
+    """Version of a (re)built period: the project's version, bumped per reprocessing in ``keep`` mode."""
+    base = project.config.products.version
+    if prev is None:
+        return base
+    old = int(prev.get("version", base))
+    if project.config.products.versioning == "keep" and prev.get("fingerprint") != fingerprint:
+        return max(old + 1, base)
+    return max(old, base) if project.config.products.versioning == "keep" else base
 
 
 def _layout_for(sp: _StationPlan, project: Project, interval: pd.Timedelta) -> MirrorLayout:
@@ -607,6 +625,7 @@ def _record(project: Project, sp: _StationPlan, results: list[PeriodResult], rep
     """Quarantine bad files, note warnings and failures, and save the station's ingest state."""
     archive = project.archive
     bad: dict[str, str] = {}
+    written: list[tuple[PeriodResult, dict | None]] = []
     for r in results:
         report.warnings.extend(r.warnings)
         for name, reason in r.bad_files:
@@ -615,11 +634,13 @@ def _record(project: Project, sp: _StationPlan, results: list[PeriodResult], rep
             report.failures.append({"key": r.key, "start": r.start.isoformat(), "error": r.error})
             continue
         if r.product_path:
+            prev = sp.state["periods"].get(r.start.isoformat())
             sp.state["periods"][r.start.isoformat()] = {
                 "fingerprint": r.fingerprint, "product": r.product_path, "end": r.end.isoformat(),
                 "records": r.records, "completeness": r.report.get("completeness"),
-                "gaps": r.report.get("gap_count"),
+                "gaps": r.report.get("gap_count"), "version": r.version, "sha256": r.sha256,
             }
+            written.append((r, prev))
             report.built.append({"station": r.key, "start": r.start.isoformat(), "product": r.product_path,
                                  "records": r.records, "completeness": r.report.get("completeness"),
                                  "gaps": r.report.get("gap_count"), "worker": r.worker})
@@ -629,6 +650,15 @@ def _record(project: Project, sp: _StationPlan, results: list[PeriodResult], rep
     if sp.interval:
         sp.state["interval"] = sp.interval
     atomic_write_json(sp.state_path, sp.state)
+    if project.config.products.versioning == "replace":
+        for r, prev in written:
+            old = Path(prev["product"]) if prev else None
+            if old is not None and old != Path(r.product_path) and old.exists():
+                old.unlink()  # ESPO practice: the reprocessed file replaces the previous version
+    if written:
+        record_versions(archive, sp.station, project.config.products.versioning,
+                        [(r.start, r.end, r.version, r.product_path, r.sha256, r.fingerprint,
+                          prev.get("product") if prev else None) for r, prev in written])
 
 
 def report_json(report: IngestReport) -> dict:

@@ -190,3 +190,64 @@ def test_archive_lock_refuses_a_second_writer(project):
         with pytest.raises(PipelineError, match=f"pid {os.getpid()}"):
             with archive_lock(archive):
                 pass
+
+
+def _set_products(cfg: Path, **kw) -> None:
+    text = cfg.read_text()
+    for k, v in kw.items():
+        text = text.replace("  mirror: true", f"  {k}: {v}\n  mirror: true")
+    cfg.write_text(text)
+
+
+def test_keep_versioning_writes_a_new_version_beside_the_old(project, dask_client):
+    from crac_tools.ledger import read_ledger
+
+    root = project.parent
+    _set_products(project, versioning="keep")
+    ingest(project, client=dask_client)
+    t = pd.date_range(DAY + pd.Timedelta(hours=23), periods=3, freq="1min")
+    write_toa5(root / "field/s1/TOA5_s1.Met_late.dat", t, met_columns(t, seed=42), station="s1", table="Met")
+    collect_project(project)
+    ingest(project, client=dask_client)
+    names = [f.name for f in _products(root)]
+    assert names == ["s1_met_20240310T000000_v1.nc", "s1_met_20240310T000000_v2.nc", "s1_met_20240311T000000_v1.nc"]
+    v2 = xr.open_dataset(_products(root)[1], engine="h5netcdf")
+    assert v2.attrs["product_version"] == "2"
+    ledger = read_ledger(root / "archive")
+    assert [(e["period_start"][:10], e["version"], e["previous_action"]) for e in ledger] == [
+        ("2024-03-10", 1, None), ("2024-03-11", 1, None), ("2024-03-10", 2, "kept")] or \
+        sorted((e["period_start"][:10], e["version"]) for e in ledger) == [
+        ("2024-03-10", 1), ("2024-03-10", 2), ("2024-03-11", 1)]
+    assert ledger[-1]["sha256"] == sha256_file(_products(root)[1])
+    assert ledger[-1]["previous"] == "products/s1_met/2024/s1_met_20240310T000000_v1.nc"
+    # the catalog shows the latest version of each period only
+    from crac_tools.catalog_project import catalog_entries
+    from crac_tools.config import load_project
+
+    entry = next(e for e in catalog_entries(load_project(project)) if e.kind == "netcdf")
+    assert [p.name for p in entry.paths] == ["s1_met_20240310T000000_v2.nc", "s1_met_20240311T000000_v1.nc"]
+
+
+def test_replace_versioning_replaces_the_file(project, dask_client):
+    from crac_tools.ledger import read_ledger
+
+    root = project.parent
+    ingest(project, client=dask_client)
+    _set_products(project, versioning="replace")
+    cfg = project.read_text().replace("  version: 1 ", "  version: 2 ")
+    project.write_text(cfg)
+    ingest(project, client=dask_client)
+    assert [f.name for f in _products(root)] == ["s1_met_20240310T000000_v2.nc", "s1_met_20240311T000000_v2.nc"]
+    ledger = read_ledger(root / "archive")
+    assert len(ledger) == 4 and {e["previous_action"] for e in ledger[2:]} == {"replaced"}
+
+
+def test_keep_versioning_needs_version_in_template(tmp_path):
+    from crac_tools.config import load_project
+    from crac_tools.errors import ConfigError
+
+    cfg = make_project(tmp_path, {"s1": {"interval": "1min"}})
+    _set_products(cfg, versioning="keep")
+    cfg.write_text(cfg.read_text().replace("_v{{version}}", "").replace("_v{version}", ""))
+    with pytest.raises(ConfigError, match="needs {version}"):
+        load_project(cfg)

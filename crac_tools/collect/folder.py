@@ -5,7 +5,8 @@ collection and its already-collected prefix is unchanged (the archive copy is re
 longer one). A file that shrank or whose collected prefix changed is a *new version*: it is kept beside
 the old copy under ``name__vN.ext``, never over it. Unchanged files (same size and mtime) are not read.
 Every copy lands under a temporary name, is verified by re-reading its sha256, fsynced and renamed; the
-state is saved after the copies are durable, so a second run copies nothing.
+state is saved after each copy is durable, so a second run copies nothing. The algorithm itself lives in
+:mod:`crac_tools.collect.transfer` and is shared with SFTP sources.
 
 Examples
 --------
@@ -17,42 +18,29 @@ Examples
 
 from __future__ import annotations
 
-import glob
 import logging
-import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CollectError
-from ..fsutil import TMP_PREFIX, copy_atomic, sha256_file
 from .manifest import RawArchive
+from .transfer import Collected, CollectReport, LocalSource, TransferOptions, collect_source
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Collected:
-    """One file copied by a collection run."""
-
-    source: str
-    name: str
-    action: str  # "new", "grown" or "version"
-    size: int
-    sha256: str
-
-
 def expand_sources(patterns: list[str]) -> list[Path]:
-    """Files matched by glob ``patterns`` (sorted, de-duplicated, temp files and folders left out)."""
-    seen: dict[str, Path] = {}
-    for pat in patterns:
-        for m in sorted(glob.glob(pat, recursive=True)):
-            p = Path(m)
-            if p.is_file() and not p.name.startswith(TMP_PREFIX):
-                seen.setdefault(str(p.resolve()), p.resolve())
-    return list(seen.values())
+    """Files matched by glob ``patterns`` (sorted, de-duplicated, temp files and folders left out).
+
+    Examples
+    --------
+    >>> expand_sources(["/nonexistent/*.dat"])
+    []
+    """
+    return [Path(f.path) for f in LocalSource().list(patterns)]
 
 
-def collect_folder(patterns: list[str], archive: Path, key: str) -> list[Collected]:
+def collect_folder(patterns: list[str], archive: Path, key: str, options: TransferOptions | None = None,
+                   report: CollectReport | None = None) -> list[Collected]:
     """Copy new or grown files matched by ``patterns`` into the raw archive of station ``key``.
 
     Parameters
@@ -63,6 +51,10 @@ def collect_folder(patterns: list[str], archive: Path, key: str) -> list[Collect
         The archive root.
     key
         The station key (``<id>_<product>``); files go to ``archive/raw/<key>/``.
+    options
+        Partial-line and deletion options (default: whole files, nothing deleted).
+    report
+        A report to fill with skipped files and record-number events, when the caller wants them.
 
     Returns
     -------
@@ -79,61 +71,27 @@ def collect_folder(patterns: list[str], archive: Path, key: str) -> list[Collect
     >>> collect_folder(["/mnt/field/alpha/*.dat"], Path("archive"), "alpha_met")  # doctest: +SKIP
     []
     """
-    raw = RawArchive(archive, key)
-    missing = [p for p in patterns if not _base_dir(p).is_dir()]
+    source = LocalSource()
+    missing = source.missing(patterns)
     if missing:
         raise CollectError(f"{key}: source folder(s) not found: {', '.join(missing)}")
-    out: list[Collected] = []
-    sources = raw.state["sources"]
+    report = report if report is not None else CollectReport()
+    before = len(report.copied)
     try:
-        for src in expand_sources(patterns):
-            st = src.stat()
-            prev = sources.get(str(src))
-            if prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns:
-                continue
-            action = "new"
-            name = None
-            if prev:
-                old = raw.state["files"].get(prev["name"], {})
-                if st.st_size == prev["size"] and sha256_file(src) == prev["sha256"]:
-                    prev["mtime_ns"] = st.st_mtime_ns  # touched, not changed
-                    continue
-                if (st.st_size > prev["size"] and not old.get("quarantined")
-                        and sha256_file(src, limit=prev["size"]) == prev["sha256"]):
-                    action, name = "grown", prev["name"]
-                else:
-                    action = "version"
-            if name is None:
-                name = raw.free_name(src.name, str(src)) if action == "new" else raw.free_name(
-                    src.name, "\0" + str(src))
-            digest = copy_atomic(src, raw.path_of(name), length=st.st_size)
-            raw.record(name, digest, st.st_size, str(src))
-            sources[str(src)] = {"name": name, "size": st.st_size, "mtime_ns": st.st_mtime_ns,
-                                 "sha256": digest}
-            out.append(Collected(str(src), name, action, st.st_size, digest))
-            log.info("%s: %s %s -> %s", key, action, src, name)
+        collect_source(source, patterns, RawArchive(archive, key), options, report)
     except OSError as exc:
         raise CollectError(f"{key}: collecting {exc.filename or ''} failed: {exc}") from exc
-    finally:
-        if out or raw._state is not None:
-            raw.folder.mkdir(parents=True, exist_ok=True)
-            raw.save()
-    return out
-
-
-def _base_dir(pattern: str) -> Path:
-    """The folder part of a glob pattern before its first wildcard."""
-    head = pattern
-    for i, ch in enumerate(pattern):
-        if ch in "*?[":
-            head = pattern[:i]
-            break
-    p = Path(head)
-    return p if head.endswith(os.sep) or p.is_dir() else p.parent
+    return report.copied[before:]
 
 
 def is_local(pattern: str) -> bool:
-    """Whether a source pattern is a local path (not an ``sftp://`` or other URL)."""
+    """Whether a source pattern is a local path (not an ``sftp://`` or other URL).
+
+    Examples
+    --------
+    >>> is_local("/data/*.dat"), is_local("sftp://logger@10.0.0.5/data/*.dat")
+    (True, False)
+    """
     return "://" not in pattern or pattern.startswith("file://")
 
 

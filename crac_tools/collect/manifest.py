@@ -47,6 +47,25 @@ class RawArchive:
         self.manifest_path = self.folder / "SHA256SUMS"
         self._state: dict | None = None
 
+    @classmethod
+    def at(cls, folder: Path, key: str = "adhoc") -> RawArchive:
+        """A raw archive kept directly in ``folder`` (ad hoc collection without a project).
+
+        The copies and ``SHA256SUMS`` go to ``folder``, the state to ``folder/.crac/collect-state.json``.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> RawArchive.at(d).state_path == d / ".crac" / "collect-state.json"
+        True
+        """
+        raw = cls(Path(folder), key)
+        raw.folder = Path(folder)
+        raw.state_path = raw.folder / ".crac" / "collect-state.json"
+        raw.manifest_path = raw.folder / "SHA256SUMS"
+        return raw
+
     # -- state -------------------------------------------------------------------------------------
     @property
     def state(self) -> dict:
