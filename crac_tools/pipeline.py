@@ -508,6 +508,7 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
     done = 0
     pending: dict[str, list[PeriodTask]] = {}
     futures = as_completed()
+    owners: dict[str, PeriodTask] = {}
     by_key = {sp.station.key: sp for sp in plans}
     for sp in plans:
         if sp.rebuild_mirror and sp.mirror_path is not None:
@@ -515,17 +516,22 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
             sp.layout = None
         if sp.mirror_path is not None and sp.layout is None:
             # pilot: build the first period alone to learn the mirror's variables and interval
-            futures.add(client.submit(build_period, sp.tasks[0], pure=False))
+            _submit(client, futures, owners, sp.tasks[0])
             pending[sp.station.key] = sp.tasks[1:]
         else:
             if sp.layout is not None:
                 sp.layout = _extend(sp, project, sp.layout.interval, {}, {}, {})
             for t in sp.tasks:
                 t.layout = sp.layout
-                futures.add(client.submit(build_period, t, pure=False))
+                _submit(client, futures, owners, t)
     results: dict[str, list[PeriodResult]] = {sp.station.key: [] for sp in plans}
     for fut in futures:
-        res: PeriodResult = fut.result()
+        try:
+            res: PeriodResult = fut.result()
+        except Exception as exc:  # a worker died or the task could not run: report it, go on
+            task = owners[fut.key]
+            res = PeriodResult(task.key, task.start, task.end, task.fingerprint,
+                               error=f"task failed on the cluster: {type(exc).__name__}: {exc}")
         sp = by_key[res.key]
         results[res.key].append(res)
         report.workers.add(res.worker)
@@ -544,7 +550,7 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
                     sp.mirror_path = None
             for t in rest:
                 t.layout = sp.layout
-                futures.add(client.submit(build_period, t, pure=False))
+                _submit(client, futures, owners, t)
     # second round: periods whose variables were not yet in the mirror
     mirror_futs = []
     for key, rs in results.items():
@@ -582,8 +588,14 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
     for f in mirror_futs:
         try:
             report.workers.add(f.result())
-        except (CracError, OSError, ValueError) as exc:
-            report.failures.append({"key": "mirror", "error": str(exc)})
+        except Exception as exc:  # reported, never fatal: the mirror can be rebuilt from the products
+            report.failures.append({"key": "mirror", "error": f"{type(exc).__name__}: {exc}"})
+
+
+def _submit(client, futures, owners: dict, task: PeriodTask) -> None:
+    fut = client.submit(build_period, task, pure=False)
+    owners[fut.key] = task
+    futures.add(fut)
 
 
 def _interval_of(sp: _StationPlan, res: PeriodResult) -> pd.Timedelta | None:

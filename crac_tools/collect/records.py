@@ -84,6 +84,11 @@ class RecordTracker:
     events: list[RecordEvent] = field(default_factory=list)
     _columns: tuple[int, int | None] | None = None
 
+    @property
+    def columns(self) -> tuple[int, int | None] | None:
+        """Positions of the RECORD and TIMESTAMP columns (None until a header was seen)."""
+        return self._columns
+
     @classmethod
     def from_state(cls, state: dict | None) -> RecordTracker:
         """A tracker continuing from a state entry saved by :meth:`state` (None starts afresh).

@@ -212,6 +212,8 @@ class CollectReport:
         Holes and resets of record numbers found in the new data.
     retry_reasons : list[str]
         Why each retry happened (deadline passed, connection lost, ...).
+    deadline_hits : list[tuple[str, float, float]]
+        Every deadline that fired: what, the deadline and the elapsed seconds when it was aborted.
     """
 
     copied: list[Collected] = field(default_factory=list)
@@ -221,6 +223,7 @@ class CollectReport:
     deleted: list[str] = field(default_factory=list)
     records: list[RecordEvent] = field(default_factory=list)
     retry_reasons: list[str] = field(default_factory=list)
+    deadline_hits: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -279,7 +282,11 @@ def collect_source(source: Source, patterns: list[str], raw: RawArchive, options
     sources = raw.state["sources"]
     try:
         for f in source.list(patterns):
-            _one_file(source, f, raw, sources, options, report)
+            try:
+                _one_file(source, f, raw, sources, options, report)
+            except FileNotFoundError:
+                log.info("%s: %s disappeared before it was collected (rotated or deleted)", raw.key, f.id)
+                report.skipped += 1
     finally:
         if raw._state is not None:
             raw.folder.mkdir(parents=True, exist_ok=True)
@@ -416,16 +423,23 @@ def _scan_records(raw: RawArchive, name: str, start: int, length: int) -> list[R
         if not is_record_numbered(head):
             return []
         table = _table_name(head)
+        trackers = raw.state.setdefault("records", {})
+        tracker = RecordTracker.from_state(trackers.get(table))
+        header = start == 0 or tracker.columns is None or trackers.get(table, {}).get("file") != name
+        if header:
+            start = 0  # (re)read the header; records before `start` were not counted yet
+        else:
+            # resume at the start of the line holding byte `start` (an incomplete line collected earlier
+            # was not counted then)
+            lo = max(0, start - _TAIL)
+            fh.seek(lo)
+            back = fh.read(start - lo)
+            i = back.rfind(b"\n")
+            start = lo + i + 1 if i >= 0 else start
         fh.seek(start)
         data = fh.read(length - start)
-    trackers = raw.state.setdefault("records", {})
-    tracker = RecordTracker.from_state(trackers.get(table))
-    if start:
-        # continue after the collected prefix: it ended at a line end, unless it was binary
-        events = tracker.feed(data, name, header=False)
-    else:
-        events = tracker.feed(data, name, header=True)
-    trackers[table] = tracker.state()
+    events = tracker.feed(data, name, header=header)
+    trackers[table] = {**tracker.state(), "file": name}
     if events:
         raw.state.setdefault("record_events", []).extend(events_to_json(events))
     return events

@@ -264,7 +264,7 @@ def _fill_of(attrs: dict[str, Any]) -> float | None:
     return None
 
 
-def _match_dims(name: str, shape: tuple[int, ...], depend: list[str], sizes: dict[str, int]) -> tuple[str, ...] | None:
+def _match_dims(shape: tuple[int, ...], depend: list[str], sizes: dict[str, int]) -> tuple[str, ...] | None:
     """Dimension names for ``shape`` from ``depend`` (VAR_DEPEND), matched by size; ``None`` when impossible."""
     def fits(names: list[str]) -> bool:
         return len(names) == len(shape) and all(sizes.get(d, n) == n for d, n in zip(names, shape, strict=True))
@@ -282,108 +282,129 @@ def _match_dims(name: str, shape: tuple[int, ...], depend: list[str], sizes: dic
     return None
 
 
+def _shared_fill(variables: list[_RawVar]) -> float | None:
+    """The ``VAR_FILL_VALUE`` used by more than half of the numeric variables, if any."""
+    fills = [_fill_of(v.attrs) for v in variables if v.data.dtype.kind in "iuf"]
+    counts = Counter(f for f in fills if f is not None)
+    if not counts:
+        return None
+    value, n = counts.most_common(1)[0]
+    return value if n * 2 > len(fills) else None
+
+
+def _dims_of(var: _RawVar, sizes: dict[str, int], path: Path) -> tuple[tuple[str, ...], np.ndarray]:
+    """Dimension names of a variable (``DATETIME`` -> ``time``) and its data (size-1 scalars reshaped)."""
+    name, data = var.name, var.data
+    dep = _depend(var.attrs)
+    dims: tuple[str, ...] | None
+    if not dep or len(dep) == 1 and dep[0].upper() in _SCALAR_DEPEND:
+        dims, data = ((), data.reshape(())) if data.size == 1 else (None, data)
+    else:
+        dims = _match_dims(data.shape, dep, sizes)
+    if dims is None:
+        warn(DataQualityWarning, f"{path}: variable {name!r} has shape {data.shape} that does not match "
+                                 f"VAR_DEPEND {';'.join(dep) or '(none)'}; generic dimension names used")
+        base = name.replace("/", "_")
+        dims = tuple(f"{base}_dim{i}" for i in range(data.ndim))
+    return tuple("time" if d == "DATETIME" else d for d in dims), data
+
+
+def _masked(var: _RawVar, data: np.ndarray, fill: float | None, shared: float | None,
+            path: Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """``data`` with its fill values (and, for floats, the file-wide ``shared`` fill) set to NaN."""
+    extra: dict[str, Any] = {}
+    if data.dtype.kind not in "iuf":
+        return data, extra
+    mask = np.zeros(data.shape, dtype=bool)
+    if fill is not None:
+        mask |= data == np.asarray(fill).astype(data.dtype)
+    if shared is not None and shared != fill and data.dtype.kind == "f":
+        hits = data == np.asarray(shared).astype(data.dtype)
+        if hits.any():
+            warn(DataQualityWarning, f"{path}: {int(hits.sum())} value(s) of {var.name!r} equal the file-wide "
+                                     f"fill value {shared:g} (its own VAR_FILL_VALUE is {fill}); read as NaN")
+            extra["file_fill_value"] = shared
+            mask |= hits
+    if not mask.any():
+        return data, extra
+    values = data.astype(data.dtype if data.dtype.kind == "f" else np.float64, copy=True)
+    values[mask] = np.nan
+    return values, extra
+
+
+def _variable(var: _RawVar, sizes: dict[str, int], shared: float | None, path: Path) -> xr.Variable:
+    """One GEOMS variable as an :class:`xarray.Variable` (fill -> NaN, MJD2K -> datetime64, units/long_name)."""
+    vattrs = dict(var.attrs)
+    dims, data = _dims_of(var, sizes, path)
+    fill = _fill_of(vattrs)
+    units = vattrs.get("VAR_UNITS")
+    units = units.strip() if isinstance(units, str) else ""
+    attrs: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    if units.upper() in _TIME_UNITS and data.dtype.kind in "iuf":
+        values = mjd2k_to_datetime(data, fill)  # no "units" attr: xarray encodes datetimes itself
+    else:
+        values, extra = _masked(var, data, fill, shared, path)
+        if units:
+            attrs["units"] = units
+    desc = vattrs.get("VAR_DESCRIPTION")
+    if isinstance(desc, str) and desc.strip():
+        attrs["long_name"] = desc.strip()
+    if var.name == "DATETIME":
+        attrs = {"standard_name": "time", "long_name": attrs.get("long_name", "time"), "original_name": "DATETIME"}
+    attrs.update(vattrs)
+    attrs.update(extra)
+    variable = xr.Variable(dims, values, attrs)
+    if values.dtype.kind == "f":
+        variable.encoding["_FillValue"] = np.nan if fill is None else np.asarray(fill).astype(values.dtype).item()
+    return variable
+
+
+def _prepare(raw: _Raw) -> list[_RawVar]:
+    """Variables named by ``VAR_NAME``, container bookkeeping attributes dropped, char arrays joined."""
+    out = []
+    for var in raw.variables:
+        attrs = {k: v for k, v in var.attrs.items() if v is not None}
+        attrs.pop("_FillValue", None)  # HDF4 / netCDF copies of VAR_FILL_VALUE and VAR_UNITS
+        units = attrs.pop("units", None)
+        if not isinstance(attrs.get("VAR_UNITS"), str) and isinstance(units, str):
+            attrs["VAR_UNITS"] = units
+        name = attrs.get("VAR_NAME")
+        name = (name if isinstance(name, str) and name.strip() else var.name).strip()
+        data = _join_chars(var.data) if var.data.dtype.kind in "SU" else var.data
+        out.append(_RawVar(name, data, attrs))
+    return out
+
+
 def _build(raw: _Raw, path: Path, file_fill: bool = True) -> xr.Dataset:
     attrs = {k: v for k, v in raw.attrs.items() if v is not None}
     if not is_geoms_attrs(set(attrs)):
         raise ParseError(path, "not a GEOMS file", expected="GEOMS global attributes (DATA_TEMPLATE, PI_NAME ...)",
                          found=", ".join(list(attrs)[:6]) or "no global attributes")
-    variables: list[_RawVar] = []
-    for var in raw.variables:
-        vattrs = {k: v for k, v in var.attrs.items() if v is not None}
-        name = vattrs.get("VAR_NAME") if isinstance(vattrs.get("VAR_NAME"), str) else None
-        name = (name or var.name).strip()
-        data = var.data
-        if data.dtype.kind in "SU" or str(vattrs.get("VAR_DATA_TYPE", "")).strip().upper() == "STRING":
-            data = _join_chars(data) if data.dtype.kind in "SU" else data
-        variables.append(_RawVar(name, data, vattrs))
-    by_name = {v.name: v for v in variables}
-    if "DATETIME" not in by_name:
+    variables = _prepare(raw)
+    names = [v.name for v in variables]
+    if "DATETIME" not in names:
         raise ParseError(path, "no DATETIME variable", expected="a DATETIME variable (MJD2K)",
-                         found=", ".join(list(by_name)[:6]))
-    # sizes of the independent variables (those that depend on themselves)
-    sizes: dict[str, int] = {}
-    for v in variables:
-        dep = _depend(v.attrs)
-        if dep == [v.name]:
-            sizes[v.name] = int(v.data.size)
-    fills = [_fill_of(v.attrs) for v in variables if v.data.dtype.kind in "iuf"]
-    counts = Counter(f for f in fills if f is not None)
-    common = counts.most_common(1)[0][0] if counts else None
-    if common is not None and counts[common] * 2 <= len(fills):
-        common = None
-
+                         found=", ".join(names[:6]) or "no variables")
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ParseError(path, "duplicated variable", expected="unique VAR_NAME values", found=repr(dup))
+    # sizes of the independent variables (those that depend on themselves, e.g. ALTITUDE)
+    sizes = {v.name: int(v.data.size) for v in variables if _depend(v.attrs) == [v.name]}
+    shared = _shared_fill(variables) if file_fill else None
     coords: dict[str, xr.Variable] = {}
     data_vars: dict[str, xr.Variable] = {}
     for var in variables:
-        name, data, vattrs = var.name, var.data, dict(var.attrs)
-        vattrs.pop("_FillValue", None)  # HDF4/netCDF copies of VAR_FILL_VALUE / VAR_UNITS
-        if not isinstance(vattrs.get("VAR_UNITS"), str) and isinstance(vattrs.get("units"), str):
-            vattrs["VAR_UNITS"] = vattrs["units"]
-        vattrs.pop("units", None)
-        dep = _depend(vattrs)
-        if not dep or dep[0].upper() in _SCALAR_DEPEND and len(dep) == 1:
-            if data.size == 1:
-                dims: tuple[str, ...] | None = ()
-                data = data.reshape(())
-            else:
-                dims = None
+        variable = _variable(var, sizes, shared, path)
+        if var.name == "DATETIME":
+            coords["time"] = variable.set_dims(("time",)) if variable.ndim == 0 else variable
+        elif variable.dims == (var.name,):
+            coords[var.name] = variable
+        elif "/" in var.name:
+            variable.attrs["original_name"] = var.name
+            data_vars[var.name.replace("/", "_")] = variable
         else:
-            dims = _match_dims(name, data.shape, dep, sizes)
-        if dims is None:
-            warn(DataQualityWarning, f"{path}: variable {name!r} has shape {data.shape} that does not match "
-                                     f"VAR_DEPEND {';'.join(dep) or '(none)'}; generic dimension names used")
-            base = name.replace("/", "_")
-            dims = tuple(f"{base}_dim{i}" for i in range(data.ndim))
-        dims = tuple("time" if d == "DATETIME" else d for d in dims)
-        fill = _fill_of(vattrs)
-        out_attrs: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        units = vattrs.get("VAR_UNITS")
-        is_time = isinstance(units, str) and units.strip().upper() in _TIME_UNITS and data.dtype.kind in "iuf"
-        if is_time:
-            values = mjd2k_to_datetime(data, fill)
-        elif data.dtype.kind in "iuf" and (fill is not None or (file_fill and common is not None)):
-            values = data
-            mask = np.zeros(data.shape, dtype=bool)
-            if fill is not None:
-                mask |= data == np.asarray(fill).astype(data.dtype)
-            if file_fill and common is not None and common != fill and data.dtype.kind == "f":
-                extra = data == np.asarray(common).astype(data.dtype)
-                if extra.any():
-                    warn(DataQualityWarning, f"{path}: {int(extra.sum())} value(s) of {name!r} equal the file-wide "
-                                             f"fill value {common:g} (its own VAR_FILL_VALUE is {fill}); read as NaN")
-                    extra["file_fill_value"] = common
-                    mask |= extra
-            if mask.any():
-                values = data.astype(data.dtype if data.dtype.kind == "f" else np.float64, copy=True)
-                values[mask] = np.nan
-        else:
-            values = data
-        if isinstance(units, str) and units.strip() and not is_time:
-            out_attrs["units"] = units.strip()
-        desc = vattrs.get("VAR_DESCRIPTION")
-        if isinstance(desc, str) and desc.strip():
-            out_attrs["long_name"] = desc.strip()
-        out_attrs.update(vattrs)
-        out_attrs.update(extra)
-        variable = xr.Variable(dims, values, out_attrs)
-        if values.dtype.kind == "f" and fill is not None:
-            variable.encoding["_FillValue"] = np.asarray(fill).astype(values.dtype).item()
-        elif values.dtype.kind == "f":
-            variable.encoding["_FillValue"] = np.nan
-        if name == "DATETIME":
-            variable.attrs = {"standard_name": "time", "long_name": out_attrs.get("long_name", "time"),
-                              "original_name": "DATETIME", **vattrs}
-            if variable.ndim == 0:
-                variable = variable.set_dims(("time",))
-            coords["time"] = variable
-        elif dep == [name] and variable.ndim == 1 and variable.dims == (name,):
-            coords[name] = variable
-        else:
-            if "/" in name:
-                variable.attrs["original_name"] = name
-                name = name.replace("/", "_")
-            data_vars[name] = variable
+            data_vars[var.name] = variable
     attrs["file_format"] = "geoms"
     attrs["geoms_container"] = raw.container
     attrs["source_file"] = path.name

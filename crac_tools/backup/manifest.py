@@ -1,0 +1,322 @@
+"""Manifests: what a project holds (a snapshot with sha256 per file) and what a target holds.
+
+Target layout::
+
+    TARGET/MANIFEST.json                      the current manifest, written last by every backup
+    TARGET/manifests/<UTC time>.json          earlier manifests (fallback when MANIFEST.json is damaged)
+    TARGET/files/<relative path>~<sha16>      one object per version of each file
+
+An object's name carries the first 16 hex digits of its sha256, so a new version never overwrites an object
+the committed manifest refers to: the target always holds one consistent snapshot (a zarr store's chunks
+and metadata of one backup, never a mix of two), and older versions stay available for retention.
+
+A manifest is canonical JSON followed by a line ``#sha256=<hex of the JSON bytes>``, so a flipped bit or a
+truncation anywhere in it is detected.
+
+Examples
+--------
+>>> m = Manifest(files={"crac.yaml": {"sha256": "ab" * 32, "size": 3, "mtime": 0.0}})
+>>> decode_manifest(encode_manifest(m), "MANIFEST.json").files["crac.yaml"]["size"]
+3
+>>> object_key("archive/raw/s1/x.dat", "0123456789abcdef" * 4)
+'files/archive/raw/s1/x.dat~0123456789abcdef'
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..fsutil import TMP_PREFIX, atomic_write_json, read_json
+from .errors import ManifestError
+
+FORMAT = "crac-backup/1"
+MANIFEST = "MANIFEST.json"
+HISTORY = "manifests"
+FILES = "files"
+#: Earlier manifests kept in ``manifests/``.
+KEEP_HISTORY = 10
+_TRAILER = b"\n#sha256="
+_CHUNK = 1 << 20
+#: Files modified less than this many seconds ago are never taken from the hash cache (racy timestamps).
+_RACY = 2.0
+
+
+def object_key(path: str, sha256: str) -> str:
+    """The target key of one version of a project file.
+
+    Examples
+    --------
+    >>> object_key("crac.yaml", "f" * 64)
+    'files/crac.yaml~ffffffffffffffff'
+    """
+    return f"{FILES}/{path}~{sha256[:16]}"
+
+
+def unit_of(path: str) -> str:
+    """The consistency unit of a path: the enclosing ``*.zarr`` store, else the file itself.
+
+    Examples
+    --------
+    >>> unit_of("archive/mirror/s1_met.zarr/RH/c/0")
+    'archive/mirror/s1_met.zarr'
+    >>> unit_of("archive/catalog.yaml")
+    'archive/catalog.yaml'
+    """
+    parts = path.split("/")
+    for i, p in enumerate(parts[:-1]):
+        if p.endswith(".zarr"):
+            return "/".join(parts[: i + 1])
+    return path
+
+
+def check_relpath(path: str) -> str:
+    """Reject manifest paths that are absolute or climb out of the restore folder.
+
+    Examples
+    --------
+    >>> check_relpath("archive/x.nc")
+    'archive/x.nc'
+    """
+    p = PurePosixPath(path)
+    if not path or p.is_absolute() or ".." in p.parts or "\\" in path or "\x00" in path:
+        raise ManifestError(f"unsafe path in manifest: {path!r}")
+    return path
+
+
+@dataclass
+class Manifest:
+    """One backup generation: ``files`` (current), ``versions`` (older versions), ``removed`` (gone from
+    the project but kept, since the target may hold the only copy)."""
+
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
+    versions: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    removed: dict[str, dict[str, Any]] = field(default_factory=dict)
+    created: str = ""
+    source: str = ""
+    keep: int = 1
+
+    def objects(self) -> dict[str, tuple[str, str, dict[str, Any]]]:
+        """Every object this manifest refers to: ``{key: (role, path, entry)}``, role current/version/removed."""
+        out: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        for path, e in self.removed.items():
+            out[object_key(path, e["sha256"])] = ("removed", path, e)
+        for path, vs in self.versions.items():
+            for e in vs:
+                out[object_key(path, e["sha256"])] = ("version", path, e)
+        for path, e in self.files.items():
+            out[object_key(path, e["sha256"])] = ("current", path, e)
+        return out
+
+
+def encode_manifest(m: Manifest) -> bytes:
+    """Canonical JSON of ``m`` plus its own checksum line."""
+    body = json.dumps({"format": FORMAT, "created": m.created, "source": m.source, "keep": m.keep,
+                       "files": m.files, "versions": m.versions, "removed": m.removed},
+                      sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return body + _TRAILER + hashlib.sha256(body).hexdigest().encode("ascii") + b"\n"
+
+
+def decode_manifest(data: bytes, name: str = MANIFEST) -> Manifest:
+    """Parse and check a manifest; raise :class:`ManifestError` naming ``name`` when it is damaged."""
+    body, sep, trailer = data.rpartition(_TRAILER)
+    if not sep:
+        raise ManifestError(f"{name}: damaged manifest (checksum line missing; truncated or altered)")
+    digest = trailer.strip().decode("ascii", "replace")
+    if hashlib.sha256(body).hexdigest() != digest or not trailer.endswith(b"\n"):
+        raise ManifestError(f"{name}: damaged manifest (checksum mismatch: a bit flipped or it was altered)")
+    try:
+        d = json.loads(body)
+    except ValueError as exc:
+        raise ManifestError(f"{name}: damaged manifest (not JSON: {exc})") from None
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise ManifestError(f"{name}: not a crac backup manifest (format {d.get('format')!r})")
+    m = Manifest(files=d["files"], versions=d.get("versions", {}), removed=d.get("removed", {}),
+                 created=d.get("created", ""), source=d.get("source", ""), keep=int(d.get("keep", 1)))
+    for p in [*m.files, *m.versions, *m.removed]:
+        check_relpath(p)
+    return m
+
+
+def load_manifest(target, listing: dict[str, int] | None = None) -> tuple[Manifest | None, list[str]]:
+    """The target's newest intact manifest and the problems met on the way.
+
+    Returns ``(None, [])`` for an empty target. When ``MANIFEST.json`` is damaged or missing but earlier
+    manifests exist, the newest intact one is returned and the damage is listed in the problems.
+    """
+    listing = target.list() if listing is None else listing
+    problems: list[str] = []
+    if MANIFEST in listing:
+        try:
+            return decode_manifest(target.get_bytes(MANIFEST), MANIFEST), problems
+        except FileNotFoundError:
+            problems.append(f"{MANIFEST}: missing")
+        except ManifestError as exc:
+            problems.append(str(exc))
+    history = sorted((k for k in listing if k.startswith(HISTORY + "/") and not
+                      os.path.basename(k).startswith(TMP_PREFIX)), reverse=True)
+    if MANIFEST not in listing and (history or any(k.startswith(FILES + "/") for k in listing)):
+        problems.append(f"{MANIFEST}: missing")
+    for key in history:
+        try:
+            return decode_manifest(target.get_bytes(key), key), problems
+        except (ManifestError, FileNotFoundError) as exc:
+            problems.append(str(exc))
+    return None, problems
+
+
+# ------------------------------------------------------------------------------------------ source
+@dataclass
+class SourceFile:
+    """One file of the project: relative path, absolute path, size, mtime and sha256."""
+
+    path: str
+    abspath: Path
+    size: int
+    mtime: float
+    sha256: str = ""
+    #: (inode, mtime in ns): with size, the key of the hash cache.
+    stamp: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class Snapshot:
+    """Every file of a project to back up, hashed (``problems`` lists files failing the archive's manifest)."""
+
+    root: Path
+    archive: Path
+    files: dict[str, SourceFile]
+    problems: list[str] = field(default_factory=list)
+    hashed_bytes: int = 0
+
+
+#: Patterns (relative to the archive) never backed up: locks, temp files, this stage's own cache.
+EXCLUDE = ("state/*.lock", "state/**/*.lock", "state/backup/*", f"*{TMP_PREFIX}*", "**/__pycache__/*")
+
+
+def _excluded(rel_archive: str) -> bool:
+    name = os.path.basename(rel_archive)
+    if name.startswith(TMP_PREFIX):
+        return True
+    return any(fnmatch.fnmatch(rel_archive, pat) for pat in EXCLUDE)
+
+
+def _hash(path: Path) -> str:
+    h = hashlib.sha256()
+    buf = bytearray(_CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as fh:
+        while n := fh.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
+
+
+def _raw_sums(archive: Path, prefix: str) -> dict[str, str]:
+    """Hashes recorded by collection in ``raw/<key>/SHA256SUMS`` as ``{relative path: sha256}``."""
+    out: dict[str, str] = {}
+    raw = archive / "raw"
+    if not raw.is_dir():
+        return out
+    for sums in raw.glob("*/SHA256SUMS"):
+        for line in sums.read_text(encoding="utf-8", errors="replace").splitlines():
+            digest, _, name = line.partition("  ")
+            if len(digest) == 64 and name:
+                out[f"{prefix}raw/{sums.parent.name}/{name}"] = digest
+    return out
+
+
+def scan_project(root: Path, archive: Path, stations_dir: Path, config_name: str = "crac.yaml",
+                 threads: int = 2, progress=None) -> Snapshot:
+    """List and hash every file of a project: ``crac.yaml``, station files and the whole archive.
+
+    Hashes are cached in ``ARCHIVE/state/backup/hashcache.json`` keyed by size, mtime and inode, so an
+    unchanged file is not read again; a file whose size, mtime or inode changed is re-hashed and only sent
+    when its hash differs. Raw files are checked against the archive's ``SHA256SUMS``: a raw file that no
+    longer matches it is listed in ``problems`` (and must not replace a good backup copy).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> r = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (r / "crac.yaml").write_text("x")
+    >>> snap = scan_project(r, r / "archive", r / "stations")
+    >>> list(snap.files)
+    ['crac.yaml']
+    """
+    root = Path(root).resolve()
+    archive = Path(archive).resolve()
+    try:
+        prefix = archive.relative_to(root).as_posix() + "/"
+    except ValueError:
+        prefix = "archive/"
+    if prefix == "./":
+        prefix = ""
+    files: dict[str, SourceFile] = {}
+
+    def add(rel: str, p: Path) -> None:
+        st = p.stat()
+        files[rel] = SourceFile(rel, p, st.st_size, st.st_mtime, stamp=(st.st_ino, st.st_mtime_ns))
+
+    cfg = root / config_name
+    if cfg.is_file():
+        add(config_name, cfg)
+    sdir = (root / stations_dir).resolve()
+    if sdir.is_dir():
+        for p in sorted(sdir.rglob("*")):
+            if p.is_file() and not p.name.startswith(TMP_PREFIX):
+                try:
+                    rel = p.relative_to(root).as_posix()
+                except ValueError:
+                    rel = "stations/" + p.relative_to(sdir).as_posix()
+                add(rel, p)
+    if archive.is_dir():
+        for dirpath, dirs, names in os.walk(archive):
+            dirs.sort()
+            for n in sorted(names):
+                p = Path(dirpath) / n
+                ra = p.relative_to(archive).as_posix()
+                if _excluded(ra) or not p.is_file():
+                    continue
+                add(prefix + ra, p)
+    cache_path = archive / "state" / "backup" / "hashcache.json"
+    cache = read_json(cache_path, default={}) or {}
+    now = time.time()
+    todo: list[SourceFile] = []
+    for rel, f in files.items():
+        ino, mtime_ns = f.stamp
+        c = cache.get(rel)
+        if c and c[0] == f.size and c[1] == mtime_ns and c[2] == ino:
+            f.sha256 = c[3]
+        else:
+            todo.append(f)
+    snap = Snapshot(root, archive, files)
+    if todo:
+        def work(f: SourceFile) -> SourceFile:
+            f.sha256 = _hash(f.abspath)
+            if progress is not None:
+                progress(f.size)
+            return f
+        with ThreadPoolExecutor(max(1, threads)) as ex:
+            list(ex.map(work, todo))
+        snap.hashed_bytes = sum(f.size for f in todo)
+    sums = _raw_sums(archive, prefix)
+    for rel, f in files.items():
+        want = sums.get(rel)
+        if want is not None and want != f.sha256:
+            snap.problems.append(f"{rel}: the archive copy no longer matches its SHA256SUMS entry "
+                                 f"(expected {want[:16]}..., found {f.sha256[:16]}...); not backed up")
+    new_cache = {}
+    for rel, f in files.items():
+        ino, mtime_ns = f.stamp
+        if now - f.mtime > _RACY:
+            new_cache[rel] = [f.size, mtime_ns, ino, f.sha256]
+    if new_cache != cache and archive.is_dir():
+        atomic_write_json(cache_path, new_cache)
+    return snap

@@ -1,0 +1,411 @@
+"""Campbell Scientific binary data types and the shared Dataset builder of the Campbell readers.
+
+The TOB1 and TOB3 readers describe one record with a numpy structured dtype built from the type line of the
+file header (:func:`record_dtype`), view the whole data buffer through it (``np.frombuffer``) and turn each
+field into the array the TOA5 reader would give for the same column (:func:`decode_field`), so that
+``crac.read`` of a binary file and of the TOA5 that Campbell's CardConvert makes from it give equal Datasets:
+
+========================  ===================================================================================
+Campbell type             variable
+========================  ===================================================================================
+IEEE4[L], IEEE4B          float32 (rounded to 7 significant digits, as CardConvert and the logger print them)
+IEEE8[L], IEEE8B          float64, or float32 where every value fits (15 significant digits)
+FP2                       float32 (Campbell two-byte decimal float; +INF, -INF, NaN codes decoded)
+UINT1, INT1, UINT2,       int32 (int64 when a value does not fit); ``RECORD`` is always int64
+INT2, UINT4, INT4,
+USHORT, SHORT, ULONG,
+LONG
+BOOL, BOOL2, BOOL4        int32, -1 (true) or 0 (false), as in TOA5
+BOOL8                     8-character strings of '0'/'1', first character = least significant bit
+ASCII(n)                  strings (text up to the first NUL byte)
+SecNano, NSec, Sec        datetime64[ns] (seconds since 1990-01-01 plus nanoseconds)
+========================  ===================================================================================
+
+Byte order follows Campbell's data-type table: ``IEEE4``/``IEEE8`` (also spelled ``IEEE4L``/``IEEE8L``),
+``USHORT``, ``SHORT``, ``ULONG``, ``LONG`` and ``SecNano`` are little-endian; ``FP2``, ``UINT2``, ``INT2``,
+``UINT4``, ``INT4``, ``IEEE4B``, ``IEEE8B``, ``NSec`` and ``Sec`` are big-endian.
+
+Examples
+--------
+>>> import numpy as np
+>>> spec = parse_type("FP2")
+>>> raw = np.array([0x6000 | 428, 0x9FFE], dtype=">u2")  # 0.428 and the FP2 NaN code
+>>> decode_field(spec, raw)
+array([0.428,   nan], dtype=float32)
+>>> round_significant(np.array([0.55422193]), 7)
+array([0.5542219])
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ..errors import ParseError
+from .toa5 import _fits_float32, _netcdf_name
+
+#: Seconds from 1970-01-01 (numpy epoch) to 1990-01-01 (Campbell epoch).
+CAMPBELL_EPOCH_S = 631_152_000
+_NS = 1_000_000_000
+#: Same pattern as the TOA5 reader: a string column whose every value matches becomes a time variable.
+_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\Z")
+
+
+@dataclass(frozen=True)
+class CampbellType:
+    """One Campbell data type: its name as written in the header, raw numpy dtype and decoding kind."""
+
+    name: str
+    raw: np.dtype
+    kind: str  # ieee4, ieee8, fp2, int, bool, bool8, ascii, secnano, sec
+
+    @property
+    def size(self) -> int:
+        """Bytes per value."""
+        return self.raw.itemsize
+
+
+def _stamp(order: str) -> np.dtype:
+    return np.dtype([("s", f"{order}i4"), ("ns", f"{order}i4")])
+
+
+_TYPES: dict[str, tuple[np.dtype | str, str]] = {
+    "IEEE4": ("<f4", "ieee4"), "IEEE4L": ("<f4", "ieee4"), "IEEE4B": (">f4", "ieee4"),
+    "IEEE8": ("<f8", "ieee8"), "IEEE8L": ("<f8", "ieee8"), "IEEE8B": (">f8", "ieee8"),
+    "FP2": (">u2", "fp2"),
+    "UINT1": ("u1", "int"), "BYTE": ("u1", "int"), "INT1": ("i1", "int"),
+    "UINT2": (">u2", "int"), "INT2": (">i2", "int"), "UINT4": (">u4", "int"), "INT4": (">i4", "int"),
+    "USHORT": ("<u2", "int"), "SHORT": ("<i2", "int"), "ULONG": ("<u4", "int"), "LONG": ("<i4", "int"),
+    "BOOL": ("u1", "bool"), "BOOL2": (">u2", "bool"), "BOOL4": (">u4", "bool"),
+    "BOOL8": ("u1", "bool8"),
+    "SECNANO": (_stamp("<"), "secnano"), "NSEC": (_stamp(">"), "secnano"), "SEC": (">i4", "sec"),
+}
+_ASCII_RE = re.compile(r"ASCII\((\d+)\)\Z", re.I)
+#: Type names with no decoder here (named in the error message).
+SUPPORTED_TYPES = tuple(sorted(_TYPES)) + ("ASCII(n)",)
+
+
+def parse_type(text: str) -> CampbellType | None:
+    """The :class:`CampbellType` for a header type name (case-insensitive), or ``None`` when unknown.
+
+    Examples
+    --------
+    >>> parse_type("ieee4b").raw
+    dtype('>f4')
+    >>> parse_type("ASCII(12)").size
+    12
+    >>> parse_type("FP3") is None
+    True
+    """
+    name = text.strip()
+    m = _ASCII_RE.match(name)
+    if m:
+        n = int(m.group(1))
+        return CampbellType(name, np.dtype(f"S{n}"), "ascii") if n > 0 else None
+    entry = _TYPES.get(name.upper())
+    if entry is None:
+        return None
+    return CampbellType(name, np.dtype(entry[0]), entry[1])
+
+
+def parse_types(names: list[str], type_names: list[str], path: Path, line: int) -> list[CampbellType]:
+    """Parse the header's type line; an unknown type is a :class:`ParseError` naming the column."""
+    specs = []
+    for name, text in zip(names, type_names, strict=True):
+        spec = parse_type(text)
+        if spec is None:
+            raise ParseError(path, "unsupported Campbell data type", line=line, column=name,
+                             expected="one of " + ", ".join(SUPPORTED_TYPES), found=repr(text))
+        specs.append(spec)
+    return specs
+
+
+def record_dtype(specs: list[CampbellType]) -> np.dtype:
+    """Packed structured dtype of one record, fields named ``f0``, ``f1``, ...
+
+    Examples
+    --------
+    >>> record_dtype([parse_type("ULONG"), parse_type("FP2"), parse_type("SecNano")]).itemsize
+    14
+    """
+    return np.dtype([(f"f{j}", s.raw) for j, s in enumerate(specs)])
+
+
+# --------------------------------------------------------------------------------------------------
+# decoding
+# --------------------------------------------------------------------------------------------------
+
+_FP2_SCALE = np.array([1.0, 10.0, 100.0, 1000.0])
+
+
+def decode_fp2(raw: np.ndarray) -> np.ndarray:
+    """Campbell FP2 (big-endian: sign bit, 2-bit negative decimal exponent, 13-bit mantissa) to float64.
+
+    ``0x1FFF`` is +INF, ``0x9FFF`` -INF and ``0x9FFE`` NaN. The division by a power of ten is correctly
+    rounded, so the result equals the float parsed from the decimal text Campbell prints (``0.428``).
+
+    Examples
+    --------
+    >>> decode_fp2(np.array([0x2000 | 1234, 0x8000 | 5, 0x1FFF, 0x9FFF], dtype=">u2"))
+    array([123.4,  -5. ,   inf,  -inf])
+    """
+    v = raw.astype(np.uint16)
+    mant = (v & 0x1FFF).astype(np.float64)
+    out = mant / _FP2_SCALE[(v >> 13) & 0x3]
+    neg = (v & 0x8000) != 0
+    np.negative(out, out=out, where=neg)
+    out[v == 0x1FFF] = np.inf
+    out[v == 0x9FFF] = -np.inf
+    out[v == 0x9FFE] = np.nan
+    return out
+
+
+_SPLITTER = 134217729.0  # 2**27 + 1 (Dekker split)
+_EXACT_POW10 = 10.0 ** np.arange(23)  # 1e0 .. 1e22 are exact in float64
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    c = _SPLITTER * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``a*b`` as ``p + err`` exactly (Dekker), for operands far from overflow and underflow."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    return p, err
+
+
+def _round_scaled(v: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Integer nearest to ``v * 10**p`` (exactly decided) and the rounded value ``k * 10**-p``; |p| <= 22."""
+    up = p >= 0
+    k = np.empty_like(v)
+    out = np.empty_like(v)
+    if up.any():
+        s = _EXACT_POW10[p[up]]
+        hi, lo = _two_prod(v[up], s)
+        kk = np.rint(hi)
+        frac = hi - kk  # exact
+        kk += (frac - 0.5) > -lo  # frac + lo > 1/2, decided exactly
+        kk -= (frac + 0.5) < -lo
+        k[up] = kk
+        out[up] = kk / s
+    dn = ~up
+    if dn.any():
+        s = _EXACT_POW10[-p[dn]]
+        vv = v[dn]
+        kk = np.rint(vv / s)
+        ph, pl = _two_prod(kk, s)
+        rem = (vv - ph) - pl  # vv - kk*s, exact to rounding far below s/2
+        half = 0.5 * s
+        kk += rem > half
+        kk -= rem < -half
+        k[dn] = kk
+        out[dn] = kk * s
+    return k, out
+
+
+def round_significant(x: np.ndarray, digits: int) -> np.ndarray:
+    """Round to ``digits`` significant decimal digits exactly as ``float(f"{v:.{digits}g}")`` does, vectorized.
+
+    This is how Campbell software prints binary floats (7 digits for IEEE4, 15 for IEEE8); doing the same
+    makes values decoded from TOB1/TOB3 equal to those parsed from the TOA5 that CardConvert writes. The
+    decision is exact (error-free products); ties go to the even digit. Values whose scale needs a power of
+    ten beyond 1e22 (e.g. denormals) fall back to string formatting, element by element.
+
+    Examples
+    --------
+    >>> round_significant(np.array([0.55422193, -1234.5678, np.nan, 0.0]), 4)
+    array([ 5.542e-01, -1.235e+03,        nan,  0.000e+00])
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = x.copy()
+    idx = np.flatnonzero(np.isfinite(x) & (x != 0))
+    if idx.size == 0:
+        return out
+    v = x[idx]
+    with np.errstate(divide="ignore"):
+        e = np.floor(np.log10(np.abs(v))).astype(np.int64)
+    lo_k, hi_k = 10.0 ** (digits - 1), 10.0 ** digits
+    todo = np.ones(idx.size, dtype=bool)
+    res = np.empty_like(v)
+    for _ in range(3):  # log10 may misjudge the decade by one next to a power of ten
+        p = digits - 1 - e
+        fast = todo & (np.abs(p) <= 22)
+        if not fast.any():
+            break
+        sel = np.flatnonzero(fast)
+        k, r = _round_scaled(v[sel], p[sel])
+        ak = np.abs(k)
+        low, high = ak < lo_k, ak > hi_k
+        good = ~(low | high)
+        res[sel[good]] = r[good]
+        todo[sel[good]] = False
+        e[sel[low]] -= 1
+        e[sel[high]] += 1
+    for j in np.flatnonzero(todo):  # extreme exponents (denormals, > 1e29): rare
+        res[j] = float(f"{v[j]:.{digits}g}")
+    out[idx] = res
+    return out
+
+
+def as_float(values: np.ndarray) -> np.ndarray:
+    """float32 where every value survives the TOA5 reader's float32 test, else float64 (its rule)."""
+    values = np.asarray(values, dtype=np.float64)
+    if _fits_float32(values.copy()):
+        return values.astype(np.float32)
+    return values
+
+
+def as_int(values: np.ndarray, record: bool = False) -> np.ndarray:
+    """int32 when every value fits (the TOA5 reader's rule), else int64; ``RECORD`` always int64."""
+    values = np.asarray(values).astype(np.int64)
+    if record:
+        return values
+    if values.size and values.min() >= -(2**31) and values.max() < 2**31:
+        return values.astype(np.int32)
+    return values
+
+
+def stamp_to_time(seconds: np.ndarray, nanoseconds: np.ndarray | int = 0) -> np.ndarray:
+    """Seconds since 1990-01-01 plus nanoseconds -> datetime64[ns].
+
+    Examples
+    --------
+    >>> stamp_to_time(np.array([1140342377]), np.array([100_000_000]))
+    array(['2026-02-19T09:46:17.100000000'], dtype='datetime64[ns]')
+    """
+    ns = (np.asarray(seconds, dtype=np.int64) + CAMPBELL_EPOCH_S) * _NS + np.asarray(nanoseconds, dtype=np.int64)
+    return ns.astype("datetime64[ns]")
+
+
+def decode_ascii(raw: np.ndarray) -> np.ndarray:
+    """Fixed-size ASCII fields -> object array of str (text before the first NUL; UTF-8, else Latin-1)."""
+    if raw.size == 0:
+        return np.empty(0, dtype=object)
+    uniq, inverse = np.unique(raw, return_inverse=True)
+    texts = []
+    for b in uniq.tolist():  # one Python step per distinct value
+        b = b.split(b"\x00", 1)[0]
+        try:
+            texts.append(b.decode("utf-8"))
+        except UnicodeDecodeError:
+            texts.append(b.decode("latin-1"))
+    return np.array(texts, dtype=object)[inverse.reshape(-1)]
+
+
+def strings_or_times(values: np.ndarray) -> np.ndarray:
+    """A string column whose every value is a timestamp becomes datetime64[ns] (as in the TOA5 reader)."""
+    if values.size == 0:
+        return values
+    uniq = np.unique(values.astype(str))
+    if all(_TIME_RE.match(u) for u in uniq.tolist()):
+        return values.astype(str).astype("datetime64[ns]")
+    return values
+
+
+def decode_bool8(raw: np.ndarray) -> np.ndarray:
+    """BOOL8 bytes -> 8-character '0'/'1' strings, least significant bit first (as CardConvert writes).
+
+    Examples
+    --------
+    >>> decode_bool8(np.array([0, 255, 1], dtype=np.uint8)).tolist()
+    ['00000000', '11111111', '10000000']
+    """
+    bits = np.unpackbits(raw.astype(np.uint8).reshape(-1, 1), axis=1, bitorder="little")
+    chars = (bits + ord("0")).astype(np.uint8)
+    return chars.reshape(-1).view("S8").astype(str).astype(object)
+
+
+def decode_field(spec: CampbellType, raw: np.ndarray, record: bool = False) -> np.ndarray:
+    """Decode one field of every record (``raw`` has ``spec.raw`` dtype) to its Dataset array."""
+    raw = np.asarray(raw)
+    kind = spec.kind
+    if kind == "ieee4":
+        return as_float(round_significant(raw.astype(np.float64), 7))
+    if kind == "ieee8":
+        return as_float(round_significant(raw.astype(np.float64), 15))
+    if kind == "fp2":
+        return as_float(decode_fp2(raw))
+    if kind == "int":
+        return as_int(raw, record=record)
+    if kind == "bool":
+        return np.where(raw != 0, -1, 0).astype(np.int32)
+    if kind == "bool8":
+        return decode_bool8(raw)
+    if kind == "ascii":
+        return strings_or_times(decode_ascii(raw))
+    if kind == "secnano":
+        return stamp_to_time(raw["s"], raw["ns"])
+    if kind == "sec":
+        return stamp_to_time(raw)
+    raise AssertionError(kind)  # pragma: no cover
+
+
+# --------------------------------------------------------------------------------------------------
+# Dataset building (shared by tob1, tob3, csixml, cr10x)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    """One decoded column on its way into a Dataset."""
+
+    name: str
+    values: np.ndarray
+    units: str = ""
+    process: str = ""
+    attrs: dict | None = None
+    fill_value: float | None = None
+
+
+def build_dataset(time: np.ndarray, columns: list[Column], attrs: dict, time_attrs: dict | None = None
+                  ) -> xr.Dataset:
+    """Dataset with a ``time`` coordinate and one variable per column, attrs as the TOA5 reader sets them.
+
+    Each variable gets ``units`` and ``process`` (when not empty), ``long_name`` = ``"name (process)"`` and
+    ``original_name`` when the name had to change to be a valid netCDF name. Float variables get
+    ``encoding["_FillValue"]`` (NaN unless the column declares a fill value).
+    """
+    tattrs = {"standard_name": "time", "long_name": "time"}
+    tattrs.update(time_attrs or {})
+    coords = {"time": ("time", np.asarray(time, dtype="datetime64[ns]"), tattrs)}
+    data_vars: dict[str, xr.Variable] = {}
+    for j, col in enumerate(columns):
+        new = _netcdf_name(col.name, j)
+        if new == "time":
+            new = "time_"
+        while new in data_vars:
+            new += "_"
+        var_attrs: dict = {}
+        if col.units:
+            var_attrs["units"] = col.units
+        if col.process:
+            var_attrs["process"] = col.process
+        var_attrs["long_name"] = f"{col.name} ({col.process})" if col.process else col.name
+        if new != col.name:
+            var_attrs["original_name"] = col.name
+        var_attrs.update(col.attrs or {})
+        var = xr.Variable(("time",), col.values, var_attrs)
+        if col.values.dtype.kind == "f":
+            var.encoding["_FillValue"] = (np.nan if col.fill_value is None
+                                          else col.values.dtype.type(col.fill_value))
+        data_vars[new] = var
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def record_variable(values: np.ndarray) -> Column:
+    """The ``RECORD`` column (int64, units ``RN``) as the TOA5 reader builds it."""
+    return Column("RECORD", np.asarray(values).astype(np.int64), units="RN")
+
+
+__all__ = ["CAMPBELL_EPOCH_S", "CampbellType", "Column", "as_float", "as_int", "build_dataset", "decode_bool8",
+           "decode_field", "decode_fp2", "parse_type", "parse_types", "record_dtype", "round_significant",
+           "stamp_to_time"]
