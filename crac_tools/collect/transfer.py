@@ -425,7 +425,7 @@ def _scan_records(raw: RawArchive, name: str, start: int, length: int) -> list[R
         table = _table_name(head)
         trackers = raw.state.setdefault("records", {})
         tracker = RecordTracker.from_state(trackers.get(table))
-        header = start == 0 or tracker.columns is None or trackers.get(table, {}).get("file") != name
+        header = start == 0 or tracker.columns is None
         if header:
             start = 0  # (re)read the header; records before `start` were not counted yet
         else:
@@ -439,7 +439,7 @@ def _scan_records(raw: RawArchive, name: str, start: int, length: int) -> list[R
         fh.seek(start)
         data = fh.read(length - start)
     events = tracker.feed(data, name, header=header)
-    trackers[table] = {**tracker.state(), "file": name}
+    trackers[table] = tracker.state()
     if events:
         raw.state.setdefault("record_events", []).extend(events_to_json(events))
     return events

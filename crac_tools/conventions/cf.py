@@ -138,7 +138,8 @@ def finalize_product(
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     times = ds["time"].values if "time" in ds.coords else np.array([], "datetime64[ns]")
-    instruments = ", ".join(i.name + (f" ({i.model})" if i.model else "") for i in station.instruments)
+    instruments = ", ".join(i.name + (f" ({i.model})" if i.model and i.model != i.name else "")
+                            for i in station.instruments)
     attrs: dict[str, Any] = {
         "Conventions": CONVENTIONS,
         "title": f"{info.title or info.name}: {station.name or station.id} {station.product} "
