@@ -237,6 +237,14 @@ def demo(directory: Path, scheduler: str | None) -> None:
 
 # -- commands defined in their own modules (each module defines a click command and is added here) -------
 # (add new ones below this line, one import + add_command per command)
+from .watch_cli import watch  # noqa: E402
+
+main.add_command(watch)
+from .backup_cli import backup, restore, verify  # noqa: E402
+
+main.add_command(backup)
+main.add_command(verify)
+main.add_command(restore)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -205,6 +205,20 @@ class ProductConfig(_Model):
     mirror: bool = True
 
 
+class WatchConfig(_Model):
+    """The upload-folder daemon (``crac watch``)."""
+
+    #: Upload folder; files go into ``<incoming>/<station id or key>/``.
+    incoming: Path = Path("incoming")
+    #: Seconds a file's size and mtime must stay unchanged before it is taken (uploaders that do not rename).
+    settle_seconds: float = Field(default=2.0, ge=0)
+    #: Polling interval bounds: it backs off from ``poll_min`` to ``poll_max`` while nothing arrives.
+    poll_min: float = Field(default=0.5, gt=0)
+    poll_max: float = Field(default=30.0, gt=0)
+    #: Log file (rotated), relative to the archive; empty for no file log.
+    log_file: str = "logs/watch.log"
+
+
 class DaskConfig(_Model):
     """Where ingest runs: a local cluster of processes by default, or an existing scheduler."""
 
@@ -222,6 +236,7 @@ class ProjectConfig(_Model):
     naming: NamingConfig = Field(default_factory=NamingConfig)
     products: ProductConfig = Field(default_factory=ProductConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
+    watch: WatchConfig = Field(default_factory=WatchConfig)
     station_defaults: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

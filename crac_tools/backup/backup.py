@@ -37,8 +37,18 @@ from ..config import ProjectConfig, _load_yaml
 from ..errors import ConfigError
 from ..fsutil import TMP_PREFIX, atomic_write_json, read_json
 from .errors import BackupError
-from .manifest import (HISTORY, KEEP_HISTORY, MANIFEST, Manifest, Snapshot, encode_manifest, load_manifest,
-                       object_key, scan_project, unit_of)
+from .manifest import (
+    HISTORY,
+    KEEP_HISTORY,
+    MANIFEST,
+    Manifest,
+    Snapshot,
+    encode_manifest,
+    load_manifest,
+    object_key,
+    scan_project,
+    unit_of,
+)
 from .settings import BackupConfig, BackupTarget
 from .targets import Target, open_target
 

@@ -156,7 +156,9 @@ def check_file(path: str | os.PathLike, max_line: int = MAX_LINE) -> list[str]:
     >>> check_file(p)
     ['line 1: character 0xc3 is not printable ASCII (32-126)']
     """
-    data = open(path, "rb").read()
+    from pathlib import Path
+
+    data = Path(path).read_bytes()
     return check_text(data.decode("latin-1"), max_line)
 
 

@@ -212,13 +212,14 @@ def _round_scaled(v: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return k, out
 
 
-def round_significant(x: np.ndarray, digits: int) -> np.ndarray:
+def round_significant(x: np.ndarray, digits: int, single: bool = False) -> np.ndarray:
     """Round to ``digits`` significant decimal digits exactly as ``float(f"{v:.{digits}g}")`` does, vectorized.
 
     This is how Campbell software prints binary floats (7 digits for IEEE4, 15 for IEEE8); doing the same
     makes values decoded from TOB1/TOB3 equal to those parsed from the TOA5 that CardConvert writes. The
-    decision is exact (error-free products); ties go to the even digit. Values whose scale needs a power of
-    ten beyond 1e22 (e.g. denormals) fall back to string formatting, element by element.
+    decision is exact (error-free products); ties go to the even digit. ``single=True`` says every value came
+    from a float32, whose product with ``10**p`` (p <= 10) is exact in float64 (the fast path). Values whose
+    scale needs a power of ten beyond 1e22 (e.g. denormals) fall back to string formatting, one by one.
 
     Examples
     --------
@@ -226,32 +227,55 @@ def round_significant(x: np.ndarray, digits: int) -> np.ndarray:
     array([ 5.542e-01, -1.235e+03,        nan,  0.000e+00])
     """
     x = np.asarray(x, dtype=np.float64)
-    out = x.copy()
-    idx = np.flatnonzero(np.isfinite(x) & (x != 0))
-    if idx.size == 0:
-        return out
-    v = x[idx]
+    ok = np.isfinite(x)
+    ok &= x != 0
+    whole = bool(ok.all())
+    idx = None if whole else np.flatnonzero(ok)
+    v = x if whole else x[idx]
+    if v.size == 0:
+        return x.copy()
     with np.errstate(divide="ignore"):
         e = np.floor(np.log10(np.abs(v))).astype(np.int64)
     lo_k, hi_k = 10.0 ** (digits - 1), 10.0 ** digits
-    todo = np.ones(idx.size, dtype=bool)
     res = np.empty_like(v)
+    todo = np.arange(v.size)
     for _ in range(3):  # log10 may misjudge the decade by one next to a power of ten
-        p = digits - 1 - e
-        fast = todo & (np.abs(p) <= 22)
-        if not fast.any():
+        if todo.size == 0:
             break
-        sel = np.flatnonzero(fast)
-        k, r = _round_scaled(v[sel], p[sel])
+        vv, p = v[todo], digits - 1 - e[todo]
+        k = np.empty_like(vv)
+        r = np.empty_like(vv)
+        easy = (p >= 0) & (p <= 10) if single else np.zeros(vv.size, dtype=bool)
+        if easy.all():
+            s = _EXACT_POW10[p]
+            k = np.rint(vv * s)  # float32 * 10**p (p <= 10) is exact in float64
+            r = k / s
+        else:
+            if easy.any():
+                s = _EXACT_POW10[p[easy]]
+                k[easy] = np.rint(vv[easy] * s)
+                r[easy] = k[easy] / s
+            hard = ~easy & (np.abs(p) <= 22)
+            if hard.any():
+                k[hard], r[hard] = _round_scaled(vv[hard], p[hard])
+            slow = ~easy & ~hard
+            for j in np.flatnonzero(slow):  # extreme exponents (denormals, > 1e29): rare
+                r[j] = float(f"{vv[j]:.{digits}g}")
+                k[j] = lo_k
         ak = np.abs(k)
         low, high = ak < lo_k, ak > hi_k
-        good = ~(low | high)
-        res[sel[good]] = r[good]
-        todo[sel[good]] = False
-        e[sel[low]] -= 1
-        e[sel[high]] += 1
-    for j in np.flatnonzero(todo):  # extreme exponents (denormals, > 1e29): rare
-        res[j] = float(f"{v[j]:.{digits}g}")
+        bad = low | high
+        if not bad.any():
+            res[todo] = r
+            break
+        good = ~bad
+        res[todo[good]] = r[good]
+        e[todo[low]] -= 1
+        e[todo[high]] += 1
+        todo = todo[bad]
+    if whole:
+        return res
+    out = x.copy()
     out[idx] = res
     return out
 
@@ -329,7 +353,7 @@ def decode_field(spec: CampbellType, raw: np.ndarray, record: bool = False) -> n
     raw = np.asarray(raw)
     kind = spec.kind
     if kind == "ieee4":
-        return as_float(round_significant(raw.astype(np.float64), 7))
+        return as_float(round_significant(raw.astype(np.float64), 7, single=True))
     if kind == "ieee8":
         return as_float(round_significant(raw.astype(np.float64), 15))
     if kind == "fp2":
