@@ -172,7 +172,8 @@ def _open(path: Path, group: str | None) -> tuple[xr.Dataset, str]:
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*Consolidated metadata.*")
-            with xr.open_dataset(path, engine=engine, group=group, decode_times=_time_decoder()) as ds:
+            kwargs = {"phony_dims": "sort"} if engine == "h5netcdf" else {}
+            with xr.open_dataset(path, engine=engine, group=group, decode_times=_time_decoder(), **kwargs) as ds:
                 ds = ds.load()
     except OSError as exc:
         if group is not None and "group" in str(exc).lower():
