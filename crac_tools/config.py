@@ -68,6 +68,8 @@ class ColumnMeta(_Model):
     valid_max: float | None = None
     missing_values: list[float] = Field(default_factory=list)
     rename: str | None = None
+    #: Further variable attributes (e.g. flag_values, flag_meanings, comment, coverage_content_type).
+    attrs: dict[str, str | int | float | list[int] | list[float]] = Field(default_factory=dict)
     valid_from: dt.datetime | None = Field(default=None, alias="from")
     valid_until: dt.datetime | None = Field(default=None, alias="until")
 

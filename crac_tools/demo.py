@@ -43,8 +43,10 @@ columns:
   Ux: {standard_name: eastward_wind, units: m s-1, long_name: sonic wind component x}
   Uy: {standard_name: northward_wind, units: m s-1, long_name: sonic wind component y}
   Uz: {standard_name: upward_air_velocity, units: m s-1, long_name: sonic wind component z}
-  Ts: {units: degC, long_name: sonic temperature}
-  diag_csat: {long_name: sonic diagnostic flags, units: "1"}
+  Ts: {standard_name: virtual_temperature, units: degC, long_name: sonic temperature,
+       attrs: {comment: "speed-of-sound temperature, close to the virtual temperature"}}
+  diag_csat: {long_name: sonic diagnostic flag, units: "1",
+              attrs: {flag_values: [0, 1], flag_meanings: ok suspect}}
 """,
     "bravo": """\
 columns:
@@ -55,15 +57,15 @@ columns:
   WS_ms_Avg: {standard_name: wind_speed, units: m s-1, long_name: "wind speed, averaged"}
   WindDir: {standard_name: wind_from_direction, units: degree, long_name: wind direction}
   Rain_mm_Tot: {standard_name: thickness_of_rainfall_amount, units: mm, long_name: rain total}
-  BattV_Min: {units: V, long_name: "logger battery voltage, minimum"}
 """,
     "charlie": """\
 columns:
   SWin_Avg: {standard_name: surface_downwelling_shortwave_flux_in_air, units: W m-2,
              long_name: incoming shortwave radiation}
   Tsoil_5cm_Avg: {standard_name: soil_temperature, units: degC, long_name: soil temperature at 5 cm}
-  VWC_5cm_Avg: {units: m3 m-3, long_name: volumetric water content at 5 cm}
-  G_plate_Avg: {units: W m-2, long_name: soil heat flux plate}
+  VWC_5cm_Avg: {standard_name: volume_fraction_of_condensed_water_in_soil, units: m3 m-3,
+                long_name: volumetric water content at 5 cm}
+  G_plate_Avg: {standard_name: downward_heat_flux_in_soil, units: W m-2, long_name: soil heat flux plate}
 """,
 }
 
@@ -100,7 +102,7 @@ def write_field_data(root: Path) -> list[Path]:
         if d == 1:
             t = t[(t.hour < 8) | (t.hour >= 13)]
         p = root / "field" / "bravo" / f"TOA5_bravo.Met_{t[0]:%Y_%m_%d_%H%M}.dat"
-        written.append(write_toa5(p, t, met_columns(t, seed=20 + d, nan_fraction=0.002),
+        written.append(write_toa5(p, t, met_columns(t, seed=20 + d, nan_fraction=0.002, battery=False),
                                   first_record=d * 1440, **_header("bravo")))
     # charlie: 30 min, four days in two files overlapping by one day (re-delivery)
     t_all = pd.date_range(START, periods=4 * 48, freq="30min")

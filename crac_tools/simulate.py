@@ -75,7 +75,7 @@ def write_toa5(path: str | Path, times, columns: dict[str, tuple[np.ndarray, str
     return atomic_write_bytes(path, data)
 
 
-def met_columns(times: pd.DatetimeIndex, seed: int, nan_fraction: float = 0.0) -> dict:
+def met_columns(times: pd.DatetimeIndex, seed: int, nan_fraction: float = 0.0, battery: bool = True) -> dict:
     """Plausible weather-station columns (diurnal air temperature, humidity, pressure, wind, rain)."""
     rng = np.random.default_rng(seed)
     n = len(times)
@@ -92,6 +92,8 @@ def met_columns(times: pd.DatetimeIndex, seed: int, nan_fraction: float = 0.0) -
             "RH": (np.round(rh, 1), "%", "Smp"), "BP_mbar": (np.round(bp, 1), "mbar", "Smp"),
             "WS_ms_Avg": (np.round(ws, 2), "meters/second", "Avg"), "WindDir": (np.round(wd, 1), "degrees", "Smp"),
             "Rain_mm_Tot": (np.round(rain, 3), "mm", "Tot")}
+    if not battery:
+        del cols["BattV_Min"]
     out = {}
     for name, (vals, u, p) in cols.items():
         vals = vals.astype("f4")

@@ -23,6 +23,9 @@ project:
   summary: Station records collected, assembled and archived with crac_tools.
   pi: {pi}                     # principal investigator (ACDD creator_name)
   pi_email: {pi_email}
+  pi_url: {pi_url}             # web page of the PI or project (ACDD creator_url)
+  publisher_name: {institution}
+  publisher_url: {pi_url}
   institution: {institution}
   license: CC-BY-4.0
   keywords: [meteorology, surface station]
@@ -73,9 +76,11 @@ columns:                       # per-column metadata; several entries with from/
 
 
 def project_yaml(name: str = "myproject", title: str = "My station network", pi: str = "Jane Doe",
-                 pi_email: str = "jane.doe@example.org", institution: str = "Example Institute") -> str:
+                 pi_email: str = "jane.doe@example.org", institution: str = "Example Institute",
+                 pi_url: str = "https://example.org/myproject") -> str:
     """Text of a commented ``crac.yaml``."""
-    return PROJECT_YAML.format(name=name, title=title, pi=pi, pi_email=pi_email, institution=institution)
+    return PROJECT_YAML.format(name=name, title=title, pi=pi, pi_email=pi_email, institution=institution,
+                               pi_url=pi_url)
 
 
 def station_yaml(id: str = "station1", name: str = "Station 1", lat: float = 0.0, lon: float = 0.0,

@@ -127,3 +127,28 @@ def test_explore_and_quicklook_notebooks_run_with_papermill(demo, tmp_path):
                         parameters={"config": str(d / "crac.yaml"), "stations": ["charlie"]}, progress_bar=False)
     assert "quick-look file(s) written" in "".join(str(o) for c in nbformat.read(q, as_version=4).cells
                                                   for o in c.get("outputs", []))
+
+
+def _checker_failures(path: Path) -> list[tuple[str, str, list]]:
+    """High- and medium-priority failures of the IOOS compliance-checker (CF 1.10 + ACDD 1.3) on a file."""
+    import json
+
+    out = path.parent / (path.name + ".cc.json")
+    subprocess.run([str(BIN / "compliance-checker"), "--test=cf:1.10", "--test=acdd:1.3", "--criteria=normal",
+                    "--format=json", "-o", str(out), str(path)], capture_output=True, timeout=300)
+    report = json.loads(out.read_text())
+    out.unlink()
+    bad = []
+    for test, res in report.items():
+        for prio in ("high_priorities", "medium_priorities"):
+            bad += [(test, x["name"], x["msgs"]) for x in res[prio] if x["value"][0] < x["value"][1]]
+    return bad
+
+
+@pytest.mark.parametrize("key", [f"{s}_{v['product']}" for s, v in STATIONS.items()])
+def test_demo_products_pass_cf_and_acdd_checks(demo, key, tmp_path):
+    d, _ = demo
+    product = _products(d, key)[0]
+    copy = tmp_path / product.name
+    copy.write_bytes(product.read_bytes())
+    assert _checker_failures(copy) == []

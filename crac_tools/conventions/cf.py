@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from ..config import Project, StationConfig
+from .units import to_udunits
 
 CONVENTIONS = "CF-1.10, ACDD-1.3"
 
@@ -66,6 +67,9 @@ def apply_column_metadata(ds: xr.Dataset, station: StationConfig, start: pd.Time
             value = getattr(meta, key)
             if value is not None:
                 attrs[key] = value
+        for key, value in meta.attrs.items():
+            attrs[key] = np.asarray(value, dtype=var.dtype) if isinstance(value, list) and var.dtype.kind in "iuf" \
+                else value
         ds[name] = var.copy(deep=False)
         ds[name].attrs = attrs
         if meta.rename:
@@ -74,20 +78,45 @@ def apply_column_metadata(ds: xr.Dataset, station: StationConfig, start: pd.Time
 
 
 def ensure_variable_attrs(ds: xr.Dataset) -> xr.Dataset:
-    """Give every variable ``long_name`` and (numeric ones) ``units``; describe the time axis per CF."""
+    """Give every variable CF/ACDD attributes: ``long_name``, UDUNITS ``units`` (the file's spelling kept in
+    ``source_units``), ``coverage_content_type``, valid range in the variable's type; the logger's record number
+    becomes an auxiliary coordinate; the time axis is described per CF."""
+    if "RECORD" in ds.data_vars and ds["RECORD"].dims == ("time",):
+        ds = ds.set_coords("RECORD")
+    if "RECORD" in ds.coords:
+        ds["RECORD"].attrs.update(long_name="logger record number", units="1",
+                                  coverage_content_type="auxiliaryInformation")
     for name, var in ds.data_vars.items():
-        if var.dtype.kind == "M" and "units" in var.attrs:
-            # a time-of-extreme column keeps its logger unit string; CF time units come from the encoding
-            var.attrs["source_units"] = var.attrs.pop("units")
-        if "long_name" not in var.attrs:
-            var.attrs["long_name"] = str(name)
-        if var.dtype.kind in "fiu" and not var.attrs.get("units"):
-            var.attrs["units"] = "1"
-            var.attrs.setdefault("comment", "the source file gives no unit for this variable")
-    if "RECORD" in ds.data_vars:
-        ds["RECORD"].attrs.update(long_name="logger record number", units="1")
+        attrs = var.attrs
+        if var.dtype.kind == "M":
+            if "units" in attrs:  # a time-of-extreme column: CF time units come from the encoding
+                attrs["source_units"] = attrs.pop("units")
+        elif var.dtype.kind in "fiub":
+            raw = attrs.get("units")
+            if raw in (None, ""):
+                attrs["units"] = "1"
+                attrs.setdefault("comment", "the source file gives no unit for this variable")
+            else:
+                good = to_udunits(str(raw))
+                if good is None:
+                    attrs["units"] = "1"
+                    attrs.setdefault("source_units", raw)
+                    attrs.setdefault("comment", f"the source unit {raw!r} is not a known UDUNITS unit; see "
+                                                "source_units")
+                elif good != raw:
+                    attrs.setdefault("source_units", raw)
+                    attrs["units"] = good
+            for key in ("valid_min", "valid_max"):
+                if key in attrs:
+                    attrs[key] = var.dtype.type(attrs[key])  # CF: the variable's own type
+        if "long_name" not in attrs:
+            attrs["long_name"] = str(name)
+        if "coverage_content_type" not in attrs:
+            attrs["coverage_content_type"] = ("qualityInformation" if "flag_meanings" in attrs
+                                              else "physicalMeasurement")
     if "time" in ds.coords:
-        ds["time"].attrs.update(standard_name="time", long_name="time (UTC)", axis="T")
+        ds["time"].attrs.update(standard_name="time", long_name="time (UTC)", axis="T",
+                                coverage_content_type="coordinate")
         ds["time"].attrs.pop("units", None)
     return ds
 
@@ -129,11 +158,12 @@ def finalize_product(
     ds = ensure_variable_attrs(ds)
     ds = ds.assign_coords(
         lat=xr.DataArray(loc.lat, attrs={"standard_name": "latitude", "long_name": "station latitude",
-                                         "units": "degrees_north"}),
+                                         "units": "degrees_north", "coverage_content_type": "coordinate"}),
         lon=xr.DataArray(loc.lon, attrs={"standard_name": "longitude", "long_name": "station longitude",
-                                         "units": "degrees_east"}),
+                                         "units": "degrees_east", "coverage_content_type": "coordinate"}),
         alt=xr.DataArray(loc.alt, attrs={"standard_name": "altitude", "long_name": "station altitude",
-                                         "units": "m", "positive": "up", "axis": "Z"}),
+                                         "units": "m", "positive": "up", "axis": "Z",
+                                         "coverage_content_type": "coordinate"}),
         station_id=xr.DataArray(station.id, attrs={"cf_role": "timeseries_id", "long_name": "station id"}),
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -173,6 +203,21 @@ def finalize_product(
         "geospatial_lon_min": loc.lon, "geospatial_lon_max": loc.lon,
         "geospatial_vertical_min": loc.alt, "geospatial_vertical_max": loc.alt,
         "geospatial_vertical_positive": "up",
+        "standard_name_vocabulary": "CF Standard Name Table v84",
+        "geospatial_bounds": f"POINT ({loc.lat} {loc.lon})",
+        "geospatial_bounds_crs": "EPSG:4326",
+        "geospatial_bounds_vertical_crs": "EPSG:5829",
+        "creator_type": "person",
+        "creator_url": info.pi_url or "",  # dropped below when empty
+        "creator_institution": info.institution or "unknown",
+        "publisher_name": info.publisher_name or info.institution or info.pi or "unknown",
+        "publisher_email": info.publisher_email or info.pi_email or "",
+        "publisher_url": info.publisher_url or info.pi_url or "",
+        "acknowledgement": info.acknowledgement or f"Data of {info.title or info.name} "
+                                                    f"({info.institution or info.pi or 'the project'}), "
+                                                    "collected and processed with crac_tools.",
+        "comment": info.comment or "made with crac_tools",
+        "processing_level": info.processing_level or "assembled raw records (level 1: no QC applied)",
         "date_created": now,
         "date_modified": now,
         "product_version": str(project.config.products.version),
@@ -193,5 +238,7 @@ def finalize_product(
             attrs[f"source_{k}"] = v
     for k, v in station.attrs.items():
         attrs[k] = v
+    attrs = {k: v for k, v in attrs.items() if not (isinstance(v, str) and not v.strip()
+                                                    and k not in ("run_record",))}
     ds.attrs = {**ds.attrs, **attrs}
     return ds
