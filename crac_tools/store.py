@@ -79,8 +79,77 @@ def product_encoding(ds: xr.Dataset, compression: str = "none", complevel: int =
     return enc
 
 
+def _attr_value(v):
+    if isinstance(v, (bool, np.bool_)):
+        return np.int8(v)
+    if isinstance(v, (list, tuple)):
+        return np.asarray(v)
+    return v
+
+
+def _nc_attrs(attrs: dict) -> dict:
+    return {k: _attr_value(v) for k, v in attrs.items() if v is not None and not isinstance(v, dict)}
+
+
+def _write_netcdf4(ds: xr.Dataset, path: Path, enc: dict) -> None:
+    """Write ``ds`` with netCDF4-python directly: the same file layout xarray writes, without its per-variable
+    overhead (about 3x faster for a logger day). Handles the dtypes products hold: floats, integers, booleans,
+    datetimes (integer time since 1970 with CF units) and strings (variable-length); others raise TypeError."""
+    import netCDF4
+
+    coords = [str(c) for c in ds.coords if c not in ds.dims]
+    with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
+        for dim, size in ds.sizes.items():
+            nc.createDimension(str(dim), size)
+        for name, var in list(ds.coords.items()) + list(ds.data_vars.items()):
+            name = str(name)
+            e = enc.get(name, {})
+            data = var.values
+            attrs = dict(var.attrs)
+            kind = data.dtype.kind
+            fill = e.get("_FillValue")
+            zlib = {"zlib": True, "complevel": e["complevel"], "shuffle": False} if e.get("zlib") else {}
+            if kind == "M":
+                unit = e["units"].split()[0]
+                per = {"seconds": 10**9, "milliseconds": 10**6, "microseconds": 10**3, "nanoseconds": 1}[unit]
+                ints = data.astype("datetime64[ns]").view(np.int64)
+                nat = ints == NAT
+                out = ints // per
+                if nat.any():
+                    out[nat] = NAT
+                v = nc.createVariable(name, "i8", var.dims, fill_value=NAT if fill is not None else None, **zlib)
+                attrs.update(units=e["units"], calendar=e.get("calendar", "standard"))
+                v[...] = out
+            elif kind in "fiu":
+                v = nc.createVariable(name, data.dtype, var.dims,
+                                      fill_value=(fill if fill is not None else False) if kind == "f" else False,
+                                      **zlib)
+                v.set_auto_maskandscale(False)
+                v[...] = data
+            elif kind == "b":
+                v = nc.createVariable(name, "i1", var.dims, fill_value=False, **zlib)
+                attrs["dtype"] = "bool"
+                v[...] = data.astype("i1")
+            elif kind in "OUS":
+                v = nc.createVariable(name, str, var.dims, fill_value=False)
+                if data.ndim == 0:
+                    v[0] = str(data.item()) if data.ndim == 0 and var.dims == () else data
+                else:
+                    v[...] = np.asarray(data, dtype=object)
+            else:
+                raise TypeError(f"variable {name}: dtype {data.dtype} is not supported by the product writer")
+            if name in ds.data_vars:
+                mine = [c for c in coords if set(ds[c].dims) <= set(var.dims)]
+                if mine:
+                    attrs["coordinates"] = " ".join(mine)
+            v.setncatts(_nc_attrs(attrs))
+        nc.setncatts(_nc_attrs(ds.attrs))
+
+
 def write_product(ds: xr.Dataset, path: str | Path, compression: str = "none", complevel: int = 1) -> Path:
     """Write a product file atomically (temp + fsync + rename) with the netCDF4 library.
+
+    Runs in the calling thread (no dask involvement); a process-wide lock keeps netCDF4 single-threaded.
 
     Examples
     --------
@@ -91,7 +160,13 @@ def write_product(ds: xr.Dataset, path: str | Path, compression: str = "none", c
     enc = product_encoding(ds, compression, complevel)
     try:
         with atomic_path(path, suffix=".nc") as tmp, NETCDF_LOCK:
-            ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
+            try:
+                _write_netcdf4(ds, tmp, enc)
+            except TypeError:  # an unusual dtype: let xarray encode it (synchronously, no dask locks)
+                import dask
+
+                with dask.config.set(scheduler="synchronous"):
+                    ds.to_netcdf(tmp, engine="netcdf4", format="NETCDF4", encoding=enc)
     except (OSError, ValueError, TypeError, RuntimeError) as exc:
         raise StoreError(f"{path}: writing the product failed: {exc}") from exc
     return path

@@ -22,6 +22,12 @@ from .errors import CracError
 @click.option("--scheduler", default=None, metavar="ADDRESS", help="Ingest on an existing dask scheduler.")
 def watch(config: Path, once: bool, idle_exit: float | None, wait: bool, scheduler: str | None) -> None:
     """Serve the upload folder: claim, archive, ingest and catalog every file that arrives."""
+    import signal
+
+    stop_requested = []
+    for sig in (signal.SIGTERM, signal.SIGINT):  # a stop request during start-up is honoured, not fatal
+        signal.signal(sig, lambda *_: stop_requested.append(True))
+
     from .collect.watch import Watcher
     from .config import load_project
 
@@ -37,7 +43,8 @@ def watch(config: Path, once: bool, idle_exit: float | None, wait: bool, schedul
             logging.getLogger("crac_tools").addHandler(handler)
             logging.getLogger("crac_tools").setLevel(min(logging.getLogger().getEffectiveLevel(), logging.INFO))
         watcher = Watcher(project)
-        click.echo(f"watching {watcher.incoming}/<station>/ (stop with Ctrl-C or SIGTERM)")
+        watcher._stop = bool(stop_requested)
+        click.echo(f"watching {watcher.incoming}/<station>/ (stop with Ctrl-C or SIGTERM)", nl=True)
         stats = watcher.run(idle_exit=0.0 if once else idle_exit, wait_for_lock=wait)
     except CracError as exc:
         click.echo(f"error: {exc}", err=True)

@@ -287,12 +287,18 @@ class Watcher:
     def run(self, max_batches: int | None = None, idle_exit: float | None = None,
             wait_for_lock: bool = False) -> WatchStats:
         """Serve the upload folder until stopped (or ``max_batches`` batches / ``idle_exit`` idle seconds)."""
-        lock = FolderLock(self.incoming / ".crac-watch.lock")
-        lock.acquire(wait=wait_for_lock)
         old = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
         with contextlib.suppress(ValueError):  # not in the main thread: the caller stops us
             for sig in old:
                 signal.signal(sig, self.stop)
+        lock = FolderLock(self.incoming / ".crac-watch.lock")
+        try:
+            lock.acquire(wait=wait_for_lock)
+        except BaseException:
+            with contextlib.suppress(ValueError):
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
+            raise
         ctx = contextlib.nullcontext(self.client)
         if self.ingest_each_batch and self.client is None:
             from ..cluster import dask_client

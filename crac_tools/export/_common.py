@@ -71,7 +71,7 @@ def seconds_column(times: np.ndarray, ref: pd.Timestamp) -> Column:
 
     Examples
     --------
-    >>> t = pd.to_datetime(["2024-01-01T00:00:01.5", "2024-01-02T00:00:00"]).values
+    >>> t = pd.to_datetime(["2024-01-01T00:00:01.5", "2024-01-02T00:00:00"], format="ISO8601").values
     >>> seconds_column(t, pd.Timestamp("2024-01-01")).text
     ['1.5', '86400.0']
     """
@@ -229,6 +229,27 @@ def provenance(ds: xr.Dataset, source: str | None = None) -> list[tuple[str, str
         if line.strip():
             out.append(("source_file", to_ascii(line.strip())))
     return out
+
+
+def indoex_name(ds: xr.Dataset, sel: xr.Dataset, ext: str, template: str | None = None) -> str:
+    """File name by the INDOEX convention ``<station>.<YYMMDDHHmm of the first record>.<product>.<ext>``.
+
+    ``template`` (a naming template with fields ``source``, ``product``, ``start``, ``ext``) replaces it.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2024-06-02T06:00", periods=2, freq="h")
+    >>> ds = xr.Dataset({"a": ("time", [1.0, 2.0])}, coords={"time": t}, attrs={"station_id": "s1", "product": "met"})
+    >>> indoex_name(ds, ds, "txt")
+    's1.2406020600.met.txt'
+    """
+    from ..conventions.naming import format_name
+
+    meta = meta_of(ds)
+    product = re.sub(r"[^A-Za-z0-9_-]", "-", str(ds.attrs.get("product") or "data"))
+    fields = {"source": meta.location_id, "product": product,
+              "start": pd.Timestamp(sel["time"].values.min()).to_pydatetime(), "ext": ext}
+    return format_name(template or "indoex", **fields)
 
 
 def encode(ds: xr.Dataset, names: Sequence[str], allow_scale: bool = True,

@@ -6,8 +6,10 @@
 * precision tailored to the data: a value is never printed with more significant digits than its
   source holds. A ``float32`` from a logger is printed with the shortest decimal that reads back as the
   same ``float32`` (``np.format_float_positional(unique=True)``); every value of a variable is then
-  printed with the same number of decimals (the most any of its values needs), so a column of 2-decimal
-  temperatures stays a column of 2-decimal temperatures;
+  printed with the same number of decimals (the most any of its values needs, up to
+  :data:`MAX_FIXED_DECIMALS`), so a column of 2-decimal temperatures stays a column of 2-decimal
+  temperatures; full-precision data (more decimals, or magnitudes outside 1e-6..1e16) are printed value
+  by value with their own shortest repr (scientific notation outside that range), never padded;
 * scale factors: a real variable with ``d`` decimals may be stored as the integers ``value * 10**d``
   with the scale factor ``10**-d`` when that makes the file smaller (no decimal point, no leading
   ``0.``) and ``integer * scale`` reads back as exactly the same value of the source dtype.
@@ -55,8 +57,9 @@ __all__ = [
 
 #: the longest line the archive accepts
 MAX_LINE = 132
-#: largest number of decimals printed positionally; beyond it values are printed in scientific notation
-MAX_DECIMALS = 12
+#: most decimals treated as a fixed resolution of the data (every value printed with the same decimals);
+#: data needing more (full-precision floats) are printed value by value with their shortest repr
+MAX_FIXED_DECIMALS = 6
 
 
 class AsciiRuleError(CracError, ValueError):
@@ -213,7 +216,7 @@ class Column:
     fill_text
         The indicator as written (``"-9999"``).
     decimals
-        Decimals of the data values (before scaling); ``-1`` for scientific notation.
+        Decimals of the data values (before scaling); ``-1`` when each value has its own (full precision).
     """
 
     text: list[str]
@@ -287,10 +290,9 @@ def encode_column(values: np.ndarray, allow_scale: bool = True, fill: int | None
     else:
         uniq, inverse = np.unique(values[~missing], return_inverse=True)
         reprs = [shortest_repr(v) for v in uniq]
-        sci = any("e" in r for r in reprs)
-        decimals = max((_decimals(r) for r in reprs), default=0)
-        if sci or decimals > MAX_DECIMALS:
-            reprs = [shortest_repr(v, scientific=True) for v in uniq]
+        decimals = max((_decimals(r) for r in reprs if "e" not in r), default=0)
+        if any("e" in r for r in reprs) or decimals > MAX_FIXED_DECIMALS:
+            # full-precision data, not a fixed instrument resolution: each value by its own shortest repr
             allow_scale, decimals = False, -1
         plain = [_pad(r, decimals) if decimals >= 0 else r for r in reprs]
         chosen, scale, scale_text = plain, 1.0, "1"

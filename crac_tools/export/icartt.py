@@ -23,7 +23,7 @@ Examples
 >>> path.name
 'bravo-met_bravo_20240601_R0.ict'
 >>> path.read_text().splitlines()[0]
-'39, 1001, V02_2016'
+'38, 1001, V02_2016'
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ Examples
 ...                 attrs={"station_id": "bravo", "product": "met"})
 >>> path = write_nasa_ames(ds, tempfile.mkdtemp())
 >>> path.name, path.read_text().splitlines()[0]
-('bravo.2406010000.met.na', '23 1001')
+('bravo.2406010000.met.na', '25 1001')
 """
 
 from __future__ import annotations
@@ -36,15 +36,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 
-from ..conventions.naming import format_name
 from ..fsutil import atomic_path
 from ._common import (
     ExportError,
     day_start,
     encode,
+    indoex_name,
     interval_seconds,
     long_name_of,
     meta_of,
@@ -70,6 +69,7 @@ def choose_ffi(ds: xr.Dataset, aux: Sequence[str] | None = None) -> int:
 
     Examples
     --------
+    >>> import numpy as np, pandas as pd, xarray as xr
     >>> t = pd.date_range("2024-01-01", periods=2, freq="h")
     >>> choose_ffi(xr.Dataset({"a": ("time", [1.0, 2.0])}, coords={"time": t}))
     1001
@@ -126,6 +126,7 @@ def nasa_ames_text(ds: xr.Dataset, *, ffi: int | None = None, aux: Sequence[str]
 
     Examples
     --------
+    >>> import numpy as np, pandas as pd, xarray as xr
     >>> t = pd.date_range("2024-01-01", periods=2, freq="h")
     >>> ds = xr.Dataset({"a": (("time", "z"), [[1.5, 2.5], [3.5, np.nan]])}, coords={"time": t, "z": [10, 20]})
     >>> nasa_ames_text(ds).splitlines()[-4:]
@@ -289,7 +290,7 @@ def write_nasa_ames(ds: xr.Dataset, out_dir: str | os.PathLike, *, ffi: int | No
 
     Examples
     --------
-    >>> import tempfile
+    >>> import tempfile, pandas as pd, xarray as xr
     >>> t = pd.date_range("2024-01-01", periods=2, freq="h")
     >>> ds = xr.Dataset({"a": ("time", [1.0, 2.0])}, coords={"time": t})
     >>> write_nasa_ames(ds, tempfile.mkdtemp()).name
@@ -301,11 +302,7 @@ def write_nasa_ames(ds: xr.Dataset, out_dir: str | os.PathLike, *, ffi: int | No
         if a not in sel.variables:
             sel[a] = ds[a].sel(time=sel["time"])
     text = nasa_ames_text(sel, ffi=ffi, aux=aux, allow_scale=allow_scale, source=source)
-    meta = meta_of(ds)
-    fields = {"source": meta.location_id, "product": str(ds.attrs.get("product") or "data").replace("_", "-"),
-              "start": pd.Timestamp(sel["time"].values.min()).to_pydatetime(), "ext": "na"}
-    name = format_name(name_template or "indoex", **fields)
-    path = Path(out_dir) / name
+    path = Path(out_dir) / indoex_name(ds, sel, "na", name_template)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         Path(tmp).write_text(text, encoding="ascii", newline="\n")

@@ -138,6 +138,10 @@ def test_sigkill_at_random_moments_loses_and_duplicates_nothing(tmp_path, n_file
             _upload(incoming, name, files[name])
         # SIGTERM finishes the current batch and exits cleanly; a last run drains what is left
         time.sleep(2)
+        log.flush()
+        deadline = time.time() + 120
+        while (tmp_path / "daemon.log").read_bytes().count(b"watching ") < kills + 1 and time.time() < deadline:
+            time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=300) in (0, 1)
         proc = _start_daemon(cfg, log)
