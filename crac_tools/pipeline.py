@@ -39,7 +39,7 @@ from . import __version__
 from .assemble import assemble_period
 from .collect.manifest import RawArchive
 from .config import Project, StationConfig, load_project
-from .conventions.cf import apply_column_metadata, finalize_product, options_hash
+from .conventions.cf import apply_column_metadata, ensure_variable_attrs, finalize_product, options_hash
 from .conventions.naming import product_name
 from .errors import CracError, CracWarning, PipelineError, StoreError
 from .formats.registry import get_reader
@@ -506,24 +506,15 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
 
     total = sum(len(sp.tasks) for sp in plans)
     done = 0
-    pending: dict[str, list[PeriodTask]] = {}
     futures = as_completed()
     owners: dict[str, PeriodTask] = {}
     by_key = {sp.station.key: sp for sp in plans}
     for sp in plans:
-        if sp.rebuild_mirror and sp.mirror_path is not None:
-            remove_mirror(sp.mirror_path)
-            sp.layout = None
-        if sp.mirror_path is not None and sp.layout is None:
-            # pilot: build the first period alone to learn the mirror's variables and interval
-            _submit(client, futures, owners, sp.tasks[0])
-            pending[sp.station.key] = sp.tasks[1:]
-        else:
-            if sp.layout is not None:
-                sp.layout = _extend(sp, project, sp.layout.interval, {}, {}, {})
-            for t in sp.tasks:
-                t.layout = sp.layout
-                _submit(client, futures, owners, t)
+        _prepare_station_mirror(sp, project, report)
+        for t in sp.tasks:
+            t.layout = sp.layout
+            t.interval = t.interval or sp.interval
+            _submit(client, futures, owners, t)
     results: dict[str, list[PeriodResult]] = {sp.station.key: [] for sp in plans}
     for fut in futures:
         try:
@@ -538,19 +529,6 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
         done += 1
         if progress:
             progress(done, total)
-        if res.key in pending:
-            rest = pending.pop(res.key)
-            interval = _interval_of(sp, res)
-            if interval is not None and sp.mirror_path is not None:
-                try:
-                    sp.layout = _extend(sp, project, interval, res.mirror_vars, res.var_attrs,
-                                        res.global_attrs)
-                except StoreError as exc:
-                    report.failures.append({"key": res.key, "error": f"mirror: {exc}"})
-                    sp.mirror_path = None
-            for t in rest:
-                t.layout = sp.layout
-                _submit(client, futures, owners, t)
     # second round: periods whose variables were not yet in the mirror
     mirror_futs = []
     for key, rs in results.items():
@@ -590,6 +568,49 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
             report.workers.add(f.result())
         except Exception as exc:  # reported, never fatal: the mirror can be rebuilt from the products
             report.failures.append({"key": "mirror", "error": f"{type(exc).__name__}: {exc}"})
+
+
+def preview_period(project: Project, task: PeriodTask):
+    """The first period's variables as its product will hold them, from its first raw file (coordinator side).
+
+    Lets the coordinator create the mirror's arrays before any task runs, so every task writes its own region.
+    """
+    station = project.station(task.key)
+    f = task.files[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CracWarning)
+        ds = get_reader(f.path, station.format).read(Path(f.path), table=station.table)
+    ds, report = assemble_period([(f.name, ds)], task.start, task.end, task.interval)
+    ds = ensure_variable_attrs(apply_column_metadata(ds, station, task.start, task.end))
+    return mirror_vars(ds), var_attrs(ds), report.interval
+
+
+def _prepare_station_mirror(sp: _StationPlan, project: Project, report: IngestReport) -> None:
+    """Create or extend a station's mirror so that it covers every planned period (before tasks run)."""
+    if sp.mirror_path is None:
+        return
+    if sp.rebuild_mirror:
+        remove_mirror(sp.mirror_path)
+        sp.layout = None
+    try:
+        if sp.layout is not None:
+            sp.layout = _extend(sp, project, sp.layout.interval, {}, {}, {})
+            return
+        try:
+            names, attrs, inferred = preview_period(project, sp.tasks[0])
+        except (CracError, ValueError, OSError):
+            return  # the tasks report the problem; the mirror is made in the second round
+        if not sp.interval and inferred:
+            sp.interval = inferred
+        if sp.interval:
+            ginfo = {"station_id": sp.station.id, "station_name": sp.station.name or sp.station.id,
+                     "product": sp.station.product, "project": project.config.project.name,
+                     "time_interval": sp.interval}
+            sp.layout = _extend(sp, project, pd.Timedelta(sp.interval), names, attrs, ginfo)
+    except StoreError as exc:
+        report.failures.append({"key": sp.station.key, "error": f"mirror: {exc}"})
+        sp.mirror_path = None
+        sp.layout = None
 
 
 def _submit(client, futures, owners: dict, task: PeriodTask) -> None:

@@ -178,6 +178,42 @@ def open_product(path: str | Path) -> xr.Dataset:
         return ds.load()
 
 
+def read_products(paths, variables: list[str]) -> xr.Dataset:
+    """Load some variables of many product files fast (h5py directly: no per-file metadata decoding).
+
+    For long time ranges of a few variables this is several times faster than ``xr.open_mfdataset`` over
+    the products, which decodes every variable's metadata of every file. Fill values become NaN.
+
+    Examples
+    --------
+    >>> ds = read_products(sorted(Path("archive/products/alpha_sonic").rglob("*.nc")), ["Ux"])  # doctest: +SKIP
+    >>> float(ds["Ux"].mean())  # doctest: +SKIP
+    2.01
+    """
+    import h5py
+
+    times, data = [], {v: [] for v in variables}
+    attrs: dict[str, dict] = {}
+    for p in paths:
+        with h5py.File(p, "r") as h:
+            t = h["time"]
+            unit = t.attrs["units"].decode() if isinstance(t.attrs["units"], bytes) else str(t.attrs["units"])
+            per = {"seconds": 10**9, "milliseconds": 10**6, "microseconds": 10**3, "nanoseconds": 1}[unit.split()[0]]
+            times.append((t[...].astype(np.int64) * per).view("datetime64[ns]"))
+            for v in variables:
+                var = h[v]
+                a = var[...]
+                fill = var.attrs.get("_FillValue")
+                if fill is not None and a.dtype.kind == "f" and not np.isnan(fill):
+                    a = np.where(a == fill, np.nan, a)
+                data[v].append(a)
+                if v not in attrs:
+                    attrs[v] = {k: (x.decode() if isinstance(x, bytes) else x) for k, x in var.attrs.items()
+                                if k not in ("_FillValue", "coordinates", "DIMENSION_LIST", "_Netcdf4Dimid")}
+    coords = {"time": np.concatenate(times) if times else np.array([], "datetime64[ns]")}
+    return xr.Dataset({v: ("time", np.concatenate(data[v]), attrs.get(v, {})) for v in variables}, coords=coords)
+
+
 # ---------------------------------------------------------------------------------------------- mirror
 @dataclass
 class MirrorLayout:
@@ -244,20 +280,28 @@ def _grid(origin: pd.Timestamp, start: int, stop: int, interval: pd.Timedelta) -
     return (base + np.arange(start, stop, dtype=np.int64) * np.int64(interval.value)).view("datetime64[ns]")
 
 
-def _template(layout: MirrorLayout, names: dict[str, str], attrs: dict[str, dict]) -> tuple[xr.Dataset, dict]:
-    import dask.array as da
+def _template(layout: MirrorLayout, names: dict[str, str], attrs: dict[str, dict],
+              empty: bool = False) -> tuple[xr.Dataset, dict]:
+    """Dataset + encoding that create the mirror's arrays; ``empty`` makes length-0 arrays (metadata only,
+    resized afterwards with zarr), else lazy dask zeros of the full length (for arrays added to a store)."""
     from zarr.codecs import BloscCodec
 
-    n = layout.length
+    n = 0 if empty else layout.length
     data = {}
     enc: dict[str, dict] = {"time": {"chunks": (layout.chunk,), "units": f"nanoseconds since {EPOCH}",
                                      "dtype": "int64"}}
     compressor = [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]
     for name, dt in names.items():
-        data[name] = ("time", da.zeros(n, chunks=layout.chunk, dtype=dt), attrs.get(name, {}))
+        if empty:
+            values = np.zeros(0, dtype=dt)
+        else:
+            import dask.array as da
+
+            values = da.zeros(n, chunks=layout.chunk, dtype=dt)
+        data[name] = ("time", values, attrs.get(name, {}))
         e: dict = {"chunks": (layout.chunk,), "compressors": compressor}
         if np.dtype(dt).kind == "M":
-            e.update(units=f"nanoseconds since {EPOCH}", dtype="int64", _FillValue=NAT)
+            e.update(units=f"nanoseconds since {EPOCH}", dtype="int64", _FillValue=NAT, fill_value=NAT)
         else:
             e["_FillValue"] = np.nan
         enc[name] = e
@@ -272,7 +316,7 @@ _SKIP_ATTRS = ("_FillValue", "missing_value", "units", "calendar", "dtype")
 def var_attrs(ds: xr.Dataset) -> dict[str, dict]:
     """Variable attributes to copy to the mirror (encoding-related ones left out)."""
     out = {}
-    for name, var in ds.data_vars.items():
+    for name, var in _time_series(ds):
         a = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in var.attrs.items()
              if k not in _SKIP_ATTRS or (k == "units" and var.dtype.kind != "M")}
         out[str(name)] = a
@@ -292,10 +336,14 @@ def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], a
     current = read_layout(path)
     ga = {k: v for k, v in global_attrs.items() if isinstance(v, (str, int, float))}
     if current is None:
-        ds, enc = _template(layout, {**layout.variables, **new_vars}, attrs)
+        ds, enc = _template(layout, {**layout.variables, **new_vars}, attrs, empty=True)
         ds.attrs.update(ga, crac_origin=layout.origin.isoformat(), crac_interval=str(layout.interval),
                         crac_dtypes={**layout.variables, **new_vars})
-        ds.to_zarr(str(path), mode="w", compute=False, encoding=enc, consolidated=False, zarr_format=3)
+        ds.to_zarr(str(path), mode="w", encoding=enc, consolidated=False, zarr_format=3)
+        g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+        for key in g.array_keys():
+            g[key].resize((layout.length,))
+        g["time"][:] = _grid(layout.origin, 0, layout.length, layout.interval).view(np.int64)
         return MirrorLayout(layout.origin, layout.length, layout.interval, layout.chunk,
                             {**layout.variables, **new_vars})
     if (layout.origin < current.origin or layout.interval != current.interval
@@ -332,9 +380,7 @@ def compatible(layout: MirrorLayout | None, ds: xr.Dataset, start: pd.Timestamp,
     """Whether ``ds`` for ``[start, end)`` can be written into ``layout`` as it is."""
     if layout is None or start < layout.origin or end > layout.end:
         return False
-    for name, var in ds.data_vars.items():
-        if "time" not in var.dims or var.ndim != 1:
-            continue
+    for name, var in _time_series(ds):
         dt = mirror_dtype(var.dtype)
         if dt is None:
             continue
@@ -345,14 +391,20 @@ def compatible(layout: MirrorLayout | None, ds: xr.Dataset, start: pd.Timestamp,
     return True
 
 
+def _time_series(ds: xr.Dataset):
+    """Data variables and non-index coordinates along ``time`` alone (what the mirror holds)."""
+    for name, var in list(ds.coords.items()) + list(ds.data_vars.items()):
+        if name != "time" and var.dims == ("time",):
+            yield str(name), var
+
+
 def mirror_vars(ds: xr.Dataset) -> dict[str, str]:
     """The variables of ``ds`` that go to the mirror, with their mirror dtypes."""
     out = {}
-    for name, var in ds.data_vars.items():
-        if var.dims == ("time",):
-            dt = mirror_dtype(var.dtype)
-            if dt is not None:
-                out[str(name)] = dt
+    for name, var in _time_series(ds):
+        dt = mirror_dtype(var.dtype)
+        if dt is not None:
+            out[name] = dt
     return out
 
 
@@ -380,7 +432,7 @@ def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start:
     for name, dt in layout.variables.items():
         out = np.full(n, NAT if np.dtype(dt).kind == "M" else np.nan,
                       dtype=np.int64 if np.dtype(dt).kind == "M" else dt)
-        if name in ds.data_vars and ds[name].dims == ("time",):
+        if name in ds.variables and ds[name].dims == ("time",):
             vals = ds[name].values[ok]
             if np.dtype(dt).kind == "M":
                 vals = vals.astype("datetime64[ns]").view(np.int64)

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import DataQualityWarning, ParseError, TruncatedRecordWarning, warn
@@ -41,6 +42,7 @@ _FIRST_RE = re.compile(r"^\s*(\d{1,6})\s*[,\s]\s*(\d{4})\s*(?:[,\s]\s*(\S.*?))?\
 _ITEM_SPLIT = re.compile(r"[,\s]+")
 _NUM_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eEdD][-+]?\d+)?\Z")
 _KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_ .\-/()+&']{0,63}?)\s*:(?:\s+(.*)|\s*)$")
+_TIGHT_KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,63})\s*:(.*)$")
 _UNITS_TAIL_RE = re.compile(r"^(.*?\S)\s*[(\[]([^()\[\]]*)[)\]]\s*$")
 _BAD_NAME_CHARS = re.compile(r"[/\x00-\x1f\x7f]")
 _ATTR_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-]+")
@@ -153,6 +155,8 @@ class AmesHeader:
     header_end_line: int = 0  # last header line by structure (file line number)
     data_line: int = 0  # file line number of the first data line
     data_offset: int = 0  # byte offset of the data block
+    struct_data_line: int = 0  # first data line by the header structure (when it differs from NLHEAD)
+    struct_data_offset: int = 0
     delimiter: str = " "
     encoding: str = "utf-8"
 
@@ -184,7 +188,7 @@ def locate_first_line(head: bytes) -> tuple[int, int, int, str | None] | None:
     for i, raw in enumerate(lines[:2]):
         text = raw.decode("latin-1").rstrip("\r")
         got = _first_line_match(text)
-        if got and got[1] in SUPPORTED_FFI and got[0] >= 7:
+        if got and got[1] in SUPPORTED_FFI and got[0] >= 15:
             return (i + 1, *got)
     return None
 
@@ -280,7 +284,8 @@ def attr_key(key: str) -> str:
     return new
 
 
-def key_values(lines: list[str], is_key=None, continuation_unindented: bool = False) -> tuple[dict[str, str], list[str]]:
+def key_values(lines: list[str], is_key=None,
+               continuation_unindented: bool = False) -> tuple[dict[str, str], list[str]]:
     """``Key: value`` pairs of comment lines; returns ``(pairs, free-text lines)``.
 
     A key line has no leading blank, a short key and a colon followed by a blank or the line end (so
@@ -298,6 +303,8 @@ def key_values(lines: list[str], is_key=None, continuation_unindented: bool = Fa
     current: str | None = None
     for line in lines:
         m = _KEY_RE.match(line) if line[:1] not in (" ", "\t") else None
+        if m is None and is_key is not None and line[:1] not in (" ", "\t"):
+            m = _TIGHT_KEY_RE.match(line)  # 'REVISION:R0' (no blank after the colon) for listed keys only
         key = m.group(1).strip() if m else None
         if key is not None and (is_key is None or is_key(key)):
             current = key
@@ -507,10 +514,24 @@ def parse_header(raw: bytes, path: Path, icartt: bool = False) -> AmesHeader:
     if h.header_end_line != expected_end:
         warn(DataQualityWarning, f"{path}, line {line_no}: the header structure ends on line "
                                  f"{h.header_end_line} but NLHEAD says {nlhead} lines (line {expected_end}); "
-                                 "the data are read after NLHEAD lines")
+                                 "the data are read after NLHEAD lines (after the structure if that fails)")
     h.data_line = expected_end + 1
     h.data_offset = lines.end_offset(expected_end)
+    h.struct_data_line = h.header_end_line + 1
+    h.struct_data_offset = lines.end_offset(h.header_end_line)
     return h
+
+
+def iso_date(date: tuple[int, int, int]) -> str:
+    """``YYYY-MM-DD`` of a (year, month, day) tuple.
+
+    Examples
+    --------
+    >>> iso_date((2017, 3, 8))
+    '2017-03-08'
+    """
+    y, m, d = date
+    return f"{y:04d}-{m:02d}-{d:02d}"
 
 
 def header_attrs(h: AmesHeader, file_format: str) -> dict:
@@ -525,8 +546,8 @@ def header_attrs(h: AmesHeader, file_format: str) -> dict:
         attrs[key] = value
     attrs["file_volume"] = int(h.ivol)
     attrs["number_of_volumes"] = int(h.nvol)
-    attrs["data_date"] = "%04d-%02d-%02d" % h.date
-    attrs["revision_date"] = "%04d-%02d-%02d" % h.rdate
+    attrs["data_date"] = iso_date(h.date)
+    attrs["revision_date"] = iso_date(h.rdate)
     if h.dx:
         attrs["data_interval"] = float(h.dx[0]) if len(h.dx) == 1 else np.asarray(h.dx, dtype=np.float64)
     if h.scom:
@@ -595,9 +616,14 @@ class Locator:
         return lines[i].decode("latin-1").rstrip("\r") if 0 <= i < len(lines) else ""
 
 
-def _arrow_read(data, names: list[str], use_threads: bool) -> pa.Table:
+def _arrow_read(data, names: list[str], use_threads: bool, trailing: bool = False) -> pa.Table:
+    """Float64 columns (an empty field is an error); ``trailing`` adds a string column for a trailing comma."""
+    types = {n: pa.float64() for n in names}
+    if trailing:
+        names = [*names, "_trailing"]
+        types["_trailing"] = pa.string()
     read_opts = pacsv.ReadOptions(column_names=names, use_threads=use_threads, block_size=1 << 24)
-    conv = pacsv.ConvertOptions(column_types={n: pa.float64() for n in names}, strings_can_be_null=False)
+    conv = pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False)
     parse = pacsv.ParseOptions(delimiter=",", quote_char=False)
     return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), read_options=read_opts, parse_options=parse,
                           convert_options=conv)
@@ -662,12 +688,16 @@ def parse_rect(data: bytes | memoryview, names: list[str], path: Path, first_lin
     if len(data) == 0:
         return np.empty((0, len(names)), dtype=np.float64)
     cols = [f"c{j}" for j in range(len(names))]
+    trailing = False
+    first_error = None
     while True:
         try:
-            tab = _arrow_read(data, cols, use_threads)
+            tab = _arrow_read(data, cols, use_threads, trailing)
             break
         except pa.ArrowInvalid as exc:
             msg = str(exc)
+            if trailing and _FIELDS_RE.search(msg) and first_error:
+                msg = first_error  # some lines end with a comma, others not: report the first problem
             m = _CONVERT_RE.search(msg)
             row = _ROW_RE.search(msg)
             if row is None and use_threads:
@@ -680,14 +710,27 @@ def parse_rect(data: bytes | memoryview, names: list[str], path: Path, first_lin
                 raise ParseError(path, "not a number", line=line, column=names[j], expected="a number",
                                  found=repr(m.group(3))) from None
             f = _FIELDS_RE.search(msg)
+            if f and not trailing and int(f.group(2)) == len(names) + 1 and \
+                    loc.line_text(line).rstrip(" \t").endswith(","):
+                trailing = True  # every line may end with a comma: allowed when that last field is empty
+                first_error = msg
+                continue
             if f:
-                raise ParseError(path, "wrong number of values", line=line, expected=f"{f.group(1)} values",
-                                 found=f"{f.group(2)}") from None
+                got = int(f.group(2)) - (1 if trailing and msg is not first_error else 0)
+                raise ParseError(path, "wrong number of values", line=line, expected=f"{len(names)} values",
+                                 found=f"{got}") from None
             raise ParseError(path, f"cannot parse the data ({msg.split(': ', 1)[-1]})", line=line) from None
-    out = np.empty((tab.num_rows, len(names)), dtype=np.float64)
+    if trailing:
+        extra = tab.column(len(names))
+        bad = pc.not_equal(pc.utf8_trim_whitespace(extra), "")
+        if pc.any(bad).as_py():
+            row = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0]) + 1
+            raise ParseError(path, "wrong number of values", line=Locator(data, first_line).row(row),
+                             expected=f"{len(names)} values", found=f"{len(names) + 1}")
+    out = np.empty((len(names), tab.num_rows), dtype=np.float64)  # column-major: columns are contiguous
     for j in range(len(names)):
-        out[:, j] = tab.column(j).to_numpy()
-    return out
+        out[j] = tab.column(j).to_numpy()
+    return out.T
 
 
 def check_partial_last_line(raw: bytes, start: int, end: int, nfields: int, path: Path, first_line: int,
@@ -765,13 +808,13 @@ def time_axis(raw_name: str, units: str | None, date: tuple[int, int, int], forc
     >>> time_axis("Altitude (km)", "km", (2000, 1, 1)) is None
     True
     """
-    epoch = np.datetime64("%04d-%02d-%02d" % date, "ns")
+    epoch = np.datetime64(iso_date(date), "ns")
     m = _SINCE_RE.search(raw_name)
     if m:
         y, mo, d = int(m.group(2)), int(m.group(3)), int(m.group(4))
         hh, mm = int(m.group(5) or 0), int(m.group(6) or 0)
         ss = float(m.group(7) or 0)
-        base = np.datetime64("%04d-%02d-%02dT%02d:%02d" % (y, mo, d, hh, mm), "ns")
+        base = np.datetime64(f"{iso_date((y, mo, d))}T{hh:02d}:{mm:02d}", "ns")
         base = base + np.timedelta64(int(round(ss * 1e9)), "ns")
         return TimeAxis(base, _UNIT_MAP[m.group(1).lower()])
     low = raw_name.lower()
@@ -789,7 +832,7 @@ def time_axis(raw_name: str, units: str | None, date: tuple[int, int, int], forc
             unit = _UNIT_MAP[mm_.group(1).lower()]
     timeish = _TIMEISH.search(raw_name) is not None
     if doy:
-        return TimeAxis(np.datetime64("%04d-01-01" % date[0], "ns"), "day", doy=True)
+        return TimeAxis(np.datetime64(iso_date((date[0], 1, 1)), "ns"), "day", doy=True)
     if unit is not None and (timeish or force):
         return TimeAxis(epoch, unit)
     if unit is None and (force or re.search(r"utc|\but\b", low)):
