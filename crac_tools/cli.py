@@ -105,20 +105,54 @@ def init(directory: Path, force: bool) -> None:
 @main.command()
 @config_option
 @stations_option
-def collect(config: Path, stations: tuple[str, ...]) -> None:
-    """Copy new and grown files from every station's sources into the raw archive."""
-    from .collect.run import collect_project
+@click.option("--source", default=None, metavar="URL",
+              help="Ad hoc: pull this source (sftp://user@host:port/path/pattern or a local glob) without a project.")
+@click.option("--into", type=click.Path(path_type=Path), default=None, metavar="DIR",
+              help="Ad hoc: folder receiving the files (state kept in DIR/.crac).")
+@click.option("--identity", type=click.Path(path_type=Path), default=None, metavar="KEYFILE",
+              help="SSH private key (default: SSH agent, ~/.ssh/config and default keys).")
+@click.option("--known-hosts", type=click.Path(path_type=Path), default=None, metavar="FILE",
+              help="known_hosts file (default ~/.ssh/known_hosts).")
+@click.option("--host-key-policy", type=click.Choice(["reject", "accept-new"]), default=None,
+              help="Unknown host keys: refuse (default) or store on first use; a changed key is always refused.")
+def collect(config: Path, stations: tuple[str, ...], source: str | None, into: Path | None, identity: Path | None,
+            known_hosts: Path | None, host_key_policy: str | None) -> None:
+    """Copy new and grown files from every station's sources (or one --source) into the raw archive."""
+    from .collect.run import collect_adhoc, collect_project
+    from .collect.sftp import SshSettings
 
+    ssh_opts = {k: v for k, v in {"identity": identity, "known_hosts": known_hosts,
+                                   "host_key_policy": host_key_policy}.items() if v is not None}
     try:
-        results = collect_project(config, list(stations))
+        if source is not None or into is not None:
+            if source is None or into is None:
+                raise click.UsageError("--source and --into go together")
+            results = [collect_adhoc(source, into, SshSettings(**ssh_opts))]
+        else:
+            if ssh_opts:
+                raise click.UsageError("--identity, --known-hosts and --host-key-policy apply to --source; "
+                                       "for a project set them in crac.yaml (collect: ssh:)")
+            results = collect_project(config, list(stations))
     except CracError as exc:
         _fail(exc)
     failed = False
     for r in results:
-        click.echo(f"{r.key}: {len(r.copied)} file(s) copied" + (f"  ERROR: {r.error}" if r.error else ""))
+        line = f"{r.key}: {len(r.copied)} file(s) copied, {r.skipped} unchanged"
+        if r.retried:
+            line += f", {r.retried} retried"
+        if r.failed:
+            line += f", {len(r.failed)} failed"
+        click.echo(line)
         for c in r.copied:
-            click.echo(f"  {c.action:7s} {c.name}  {c.size} bytes  sha256 {c.sha256[:12]}")
-        failed |= bool(r.error)
+            click.echo(f"  {c.action:7s} {c.name}  {c.size} bytes  sha256 {c.sha256[:12]}"
+                       + ("  (incomplete last line left for later)" if c.partial else ""))
+        for e in r.records:
+            click.echo(f"  RECORDS {e}")
+        for d in r.deleted:
+            click.echo(f"  deleted at source after verification: {d}")
+        for msg in r.failed:
+            click.echo(f"  FAILED {msg}")
+        failed |= bool(r.failed or r.error)
     sys.exit(1 if failed else 0)
 
 
@@ -237,6 +271,9 @@ def demo(directory: Path, scheduler: str | None) -> None:
 
 # -- commands defined in their own modules (each module defines a click command and is added here) -------
 # (add new ones below this line, one import + add_command per command)
+from .export.cli import export  # noqa: E402
+
+main.add_command(export)
 from .watch_cli import watch  # noqa: E402
 
 main.add_command(watch)

@@ -103,6 +103,9 @@ class StationConfig(_Model):
     sources: list[str] = Field(default_factory=list)
     columns: dict[str, list[ColumnMeta]] = Field(default_factory=dict)
     attrs: dict[str, str | int | float] = Field(default_factory=dict)
+    #: SSH options for this station's sftp:// sources, merged over the project's ``collect.ssh``
+    #: (validated by :func:`crac_tools.collect.run.collect_settings`; see docs/collection.md).
+    ssh: dict[str, Any] = Field(default_factory=dict)
     #: The YAML file this station came from (filled in on load).
     path: Path | None = Field(default=None, exclude=True)
 
@@ -239,6 +242,9 @@ class ProjectConfig(_Model):
     products: ProductConfig = Field(default_factory=ProductConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
     watch: WatchConfig = Field(default_factory=WatchConfig)
+    #: Collection settings (station_list, ssh, parallel, folder_settle, folder_delete_after_verify), validated by
+    #: :func:`crac_tools.collect.run.collect_settings` (kept a plain mapping here to avoid an import cycle).
+    collect: dict[str, Any] = Field(default_factory=dict)
     station_defaults: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

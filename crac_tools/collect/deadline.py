@@ -148,7 +148,7 @@ class Watchdog:
             yield
         except BaseException as exc:
             fired = self.fired
-            if fired is not None and not isinstance(exc, DeadlineExceeded):
+            if fired is not None and not isinstance(exc, CollectError):  # already reported by an inner guard
                 raise DeadlineExceeded(fired[0], fired[1], time.monotonic() - start) from exc
             raise
         finally:

@@ -72,7 +72,8 @@ class RecordTracker:
 
     Examples
     --------
-    >>> t = RecordTracker.from_state({"last_record": 5, "last_time": "2024-01-01 00:05:00", "file_mark": 0})
+    >>> t = RecordTracker.from_state({"last_record": 5, "last_time": "2024-01-01 00:05:00", "file_mark": 0,
+    ...                               "columns": [1, 0]})
     >>> [e.kind for e in t.feed(b'"2024-01-01 00:06:00",0,1\\n', "b.dat", header=False)]
     ['reset']
     """

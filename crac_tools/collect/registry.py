@@ -199,7 +199,7 @@ def load_registry(location: str, archive: Path, root: Path, static_keys: list[st
     stations = [s for s in stations if s.key not in static]
     now = time.time()
     entries = state["stations"]
-    listed = {s.key for s in stations}
+    listed = {s.key for s in stations} | static  # a station moved to a station file is not retired
     for s in stations:
         e = entries.get(s.key)
         if e is None:

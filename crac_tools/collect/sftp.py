@@ -233,7 +233,7 @@ class _HostKeyPolicy:
     def missing_host_key(self, client, hostname: str, key) -> None:
         entry = hostname
         fp = f"{key.get_name()} {fingerprint(key)}"
-        known = client.get_host_keys().lookup(entry) or client.get_system_host_keys().lookup(entry)
+        known = client.get_host_keys().lookup(entry) or client._system_host_keys.lookup(entry)
         host = entry[1:].split("]:")[0] if entry.startswith("[") else entry
         if known:
             raise AccessError(
@@ -348,11 +348,12 @@ class SftpSource:
                         raise AccessError(f"{self.label}: password_env names {s.password_env}, which is not set")
                 if s.passphrase_env:
                     passphrase = os.environ.get(s.passphrase_env)
+                slack = s.connect_timeout + 5  # paramiko's own timeouts only back up the watchdog
                 client.connect(self.host, self.port, username=self.user, password=password,
                                passphrase=passphrase, key_filename=self.identities or None,
                                allow_agent=s.use_agent, look_for_keys=not self.identities,
-                               timeout=s.connect_timeout, banner_timeout=s.connect_timeout,
-                               auth_timeout=s.connect_timeout, channel_timeout=s.connect_timeout, sock=self._sock)
+                               timeout=slack, banner_timeout=slack, auth_timeout=slack, channel_timeout=slack,
+                               sock=self._sock)
                 self._sftp = client.open_sftp()
                 self.home = self._sftp.normalize(".")
         except AccessError:
@@ -429,7 +430,7 @@ class SftpSource:
         import paramiko
 
         if not self.connected:
-            raise LinkError(f"{self.label}: not connected")
+            raise LinkError(f"{self.label}: {label}: the connection was lost before it started")
         assert self._wd is not None
         try:
             with self._wd.guard(seconds, label):
@@ -696,8 +697,9 @@ def collect_sftp(urls: list[str], raw: RawArchive, settings: SshSettings | None 
                         break
                     report.retried += 1
                     report.retry_reasons.append(str(exc))
-                    log.warning("%s: %s; retrying in %.1f s", raw.key, exc, delays[attempts])
-                    sleep(delays[attempts])
+                    delay = delays[fails - 1]  # backoff grows with failures in a row, not over the whole run
+                    log.warning("%s: %s; retrying in %.1f s", raw.key, exc, delay)
+                    sleep(delay)
                     attempts += 1
         finally:
             report.deadline_hits.extend(src.deadline_hits)

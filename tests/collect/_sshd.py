@@ -139,6 +139,8 @@ class FaultProxy:
     cuts: int = 0
     stalls: list[Stall] = field(default_factory=list)
     connections: int = 0
+    #: Seconds to sleep before forwarding each block of at most 8 KiB server->client (a slow link).
+    throttle: float = 0.0
 
     def __post_init__(self) -> None:
         self.faults = sorted(self.faults)
@@ -199,7 +201,9 @@ class FaultProxy:
         """server -> client, counting bytes and injecting the faults."""
         while True:
             try:
-                data = s.recv(65536)
+                if self.throttle:
+                    time.sleep(self.throttle)
+                data = s.recv(8192 if self.throttle else 65536)
             except OSError:
                 data = b""
             if not data:
