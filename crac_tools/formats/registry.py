@@ -83,6 +83,12 @@ def _load() -> None:
     _loaded = True
 
 
+def _sniff_order() -> list[Reader]:
+    """Readers in ``_READER_MODULES`` order (whatever order they happened to be imported in)."""
+    rank = {m: i for i, m in enumerate(_READER_MODULES)}
+    return sorted(_REGISTRY.values(), key=lambda r: rank.get(type(r).__module__, len(rank)))
+
+
 def formats() -> list[str]:
     """Names of the supported formats, in sniffing order.
 
@@ -92,7 +98,7 @@ def formats() -> list[str]:
     'toa5'
     """
     _load()
-    return list(_REGISTRY)
+    return [r.name for r in _sniff_order()]
 
 
 def read_head(path: str | os.PathLike, n: int = SNIFF_BYTES) -> bytes:
@@ -123,7 +129,7 @@ def get_reader(path: str | os.PathLike, format: str | None = None) -> Reader:
         raise UnknownFormatError(path, list(_REGISTRY), "it is a directory") from None
     if not head:
         raise UnknownFormatError(path, list(_REGISTRY), "the file is empty")
-    for reader in _REGISTRY.values():
+    for reader in _sniff_order():
         if reader.sniff(head, path):
             return reader
     raise UnknownFormatError(path, list(_REGISTRY))

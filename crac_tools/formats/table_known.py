@@ -87,7 +87,7 @@ def _set(layout, j: int, long_name: str | None, units: str | None, missing: str 
 
 def apply(layout, lines: list[str], data_i: int, sample: list[str]) -> None:
     """Recognise a known family from the header lines and data sample; set its convention on ``layout``."""
-    rows = [ln.split() for ln in sample[:20]]
+    rows = [ln.split() for ln in lines[data_i:data_i + 20] if ln.strip()]
     if layout.convention == "gml_ccgg":
         for name, code in CCGG_DOCUMENTED.items():
             if layout.names and name in layout.names:

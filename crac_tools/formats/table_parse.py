@@ -57,20 +57,48 @@ def collapse_whitespace(arr: np.ndarray) -> np.ndarray:
     if n == 0:
         return arr
     ws = (arr == 32) | (arr == 9) | (arr == 13)
-    prev = np.empty(n, np.uint8)
-    prev[0] = 10
-    prev[1:] = arr[:-1]
-    prev_ws = np.empty(n, bool)
-    prev_ws[0] = True
-    prev_ws[1:] = ws[:-1]
-    idx = np.where(ws, n, np.arange(n))
-    nxt = np.minimum.accumulate(idx[::-1])[::-1]
-    nxt_char = np.where(nxt < n, arr[np.minimum(nxt, n - 1)], 10)
-    delim = ws & ~prev_ws & (prev != 10) & (nxt_char != 10)
-    keep = ~ws | delim
-    out = arr[keep].copy()
-    out[delim[keep]] = 32
-    return out
+    edge = np.diff(ws.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edge == 1)
+    ends = np.flatnonzero(edge == -1)
+    before = arr[np.maximum(starts - 1, 0)]
+    before[starts == 0] = 10
+    after = arr[np.minimum(ends, n - 1)]
+    after[ends >= n] = 10
+    delim = starts[(before != 10) & (after != 10)]
+    keep = ~ws
+    keep[delim] = True
+    if (arr[delim] != 32).any():
+        arr = arr.copy()
+        arr[delim] = 32
+    return arr[keep]
+
+
+def strip_fields(arr: np.ndarray, delim: int) -> np.ndarray:
+    """Drop blanks around delimiters and at line starts/ends (``" 1.5 , NA"`` -> ``"1.5,NA"``).
+
+    Examples
+    --------
+    >>> strip_fields(np.frombuffer(b" a , b c ,d\\r\\n1,  2 \\n", np.uint8), ord(",")).tobytes()
+    b'a,b c,d\\r\\n1,2\\n'
+    """
+    n = arr.size
+    ws = (arr == 32) | (arr == 9)
+    if n == 0 or not ws.any():
+        return arr
+    edge = np.diff(ws.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    starts = np.flatnonzero(edge == 1)
+    ends = np.flatnonzero(edge == -1)
+    before = arr[np.maximum(starts - 1, 0)]
+    before[starts == 0] = 10
+    after = arr[np.minimum(ends, n - 1)]
+    after[ends >= n] = 10
+    outer = (before == delim) | (before == 10) | (after == delim) | (after == 10) | (after == 13)
+    if not outer.any():
+        return arr
+    drop = np.zeros(n + 1, np.int8)
+    drop[starts[outer]] = 1  # runs are apart, so no start is another run's end
+    drop[ends[outer]] = -1
+    return arr[np.cumsum(drop[:-1]) == 0]
 
 
 def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -93,18 +121,15 @@ def _line_bounds(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
 def _select(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, keep: np.ndarray) -> np.ndarray:
     """The bytes of the kept lines, each ended by ``\\n``."""
     if keep.all() and starts.size:
-        out = arr[starts[0]:ends[-1]]
-        return np.concatenate((out, [10])).astype(np.uint8) if out.size else out
+        return arr[starts[0]:]  # only the last line's terminator (if any) follows it
     lid = np.zeros(arr.size, np.int64)
     nl = np.flatnonzero(arr == 10)
     lid[nl[nl + 1 < arr.size] + 1] = 1
     np.cumsum(lid, out=lid)
     mask = keep[np.minimum(lid, keep.size - 1)] if keep.size else np.zeros(arr.size, bool)
-    if starts.size and ends[-1] < arr.size and keep.size:
-        mask[ends[-1]:] &= arr[ends[-1]:] == 10  # nothing after the last line but its newline
     out = arr[mask]
     if out.size and out[-1] != 10:
-        out = np.concatenate((out, [10])).astype(np.uint8)
+        out = np.concatenate((out, np.array([10], np.uint8)))
     return out
 
 
@@ -185,10 +210,12 @@ def parse_data(raw: bytes, layout: Layout, path: Path, labels: list[str], null_t
     arr = np.frombuffer(raw, np.uint8)[layout.start:]
     ncol = layout.ncol
     starts, ends, terminated = _line_bounds(arr)
-    nonblank = np.zeros(arr.size + 1, np.int64)
-    np.cumsum((arr != 32) & (arr != 9) & (arr != 13) & (arr != 10), out=nonblank[1:])
-    keep = (nonblank[ends] - nonblank[starts]) > 0
-    if arr.size and (arr[0] == 35 or b"\n#" in raw[layout.start:]):
+    if starts.size:
+        solid = (arr != 32) & (arr != 9) & (arr != 13) & (arr != 10)
+        keep = np.logical_or.reduceat(solid, starts)  # any non-blank byte in each line
+    else:
+        keep = np.zeros(0, bool)
+    if arr.size and (arr[0] == 35 or raw.find(b"\n#", layout.start) >= 0):
         keep &= arr[np.minimum(starts, max(arr.size - 1, 0))] != 35
     line_no = layout.first_line + np.arange(starts.size)
     truncated: list[int] = []
@@ -223,8 +250,8 @@ def parse_data(raw: bytes, layout: Layout, path: Path, labels: list[str], null_t
     widths = [(min((len(t) for t in c if t), default=0), max((len(t) for t in c), default=0)) for c in cols]
     if not kept.size:
         empty = [np.empty(0, dtype={"int": np.int64, "float": np.float64}.get(k, object)) for k in kinds]
-        return Parsed(empty, [pa.array(a.tolist(), type=pa.string() if k == "string" else None)
-                              for a, k in zip(empty, kinds, strict=True)],
+        types = {"int": pa.int64(), "float": pa.float64(), "string": pa.string()}
+        return Parsed(empty, [pa.array([], type=types[k]) for k in kinds],
                       kinds, rows_lines, widths, [0] * ncol, truncated, delim)
     while True:
         if delim == FIXED:
@@ -233,15 +260,21 @@ def parse_data(raw: bytes, layout: Layout, path: Path, labels: list[str], null_t
             buf, sep, quote = collapse_whitespace(_select(arr, starts, ends, keep)), " ", False
         else:
             buf, sep, quote = _select(arr, starts, ends, keep), delim, '"'
+            d = delim.encode()
+            text = buf.tobytes()
+            padded = (b" " + d) in text or (d + b" ") in text or text.startswith(b" ") or b"\n " in text
+            if padded and b'"' not in text:
+                buf = strip_fields(buf, ord(delim))
+        blanks = {" " * (b - a) for a, b in spans} if delim == FIXED and spans else set()
         try:
-            table = _read(buf, ncol, sep, quote, kinds, layout, missing_all, labels, path, rows_lines,
+            table = _read(buf, ncol, sep, quote, kinds, layout, missing_all | blanks, labels, path, rows_lines,
                           use_threads)
             break
         except _FieldCount as bad:
             if delim == WHITESPACE:
                 fixed = spans_of(arr, starts[kept], ends[kept])
-                if len(fixed) == ncol:
-                    delim, spans = FIXED, fixed
+                if len(fixed) == ncol and _blank_field(arr, starts, ends, line_no, bad.line, fixed):
+                    delim, spans = FIXED, fixed  # aligned columns with a blank field: fixed-width
                     continue
             raise ParseError(path, "wrong number of fields", line=bad.line, expected=f"{ncol} fields",
                              found=f"{bad.found} fields") from None
@@ -263,6 +296,16 @@ def parse_data(raw: bytes, layout: Layout, path: Path, labels: list[str], null_t
             values = values.astype(np.float64, copy=False)
         arrays.append(values)
     return Parsed(arrays, arrow, kinds, rows_lines, widths, nulls, truncated, delim)
+
+
+def _blank_field(arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, line_no: np.ndarray, line: int,
+                 spans: list[tuple[int, int]]) -> bool:
+    """True when file line ``line`` has a blank field before its last value (a fixed-width gap, not a cut line)."""
+    i = int(np.searchsorted(line_no, line))
+    text = bytes(arr[starts[i]:ends[i]])
+    filled = [bool(text[a:b].strip()) for a, b in spans]
+    last = max((k for k, f in enumerate(filled) if f), default=-1)
+    return not all(filled[:last + 1])
 
 
 class _FieldCount(Exception):

@@ -62,7 +62,7 @@ _MISSING_PHRASE_RES = (
                r"(?:an?\s+)?(?:missing|no\s+data|not\s+a\s+number|not\s+available|fill)", re.I),
     re.compile(r"(?:missing|no[\s-]data)[\w\s()]{0,40}?\b(?:is|are|=|:)\s*(?:indicated|denoted|represented|flagged|"
                r"coded|reported|given|set|written|marked|shown)?\s*(?:by|as|with|to)?\s*"
-               r"(?P<tok>[-+]?\d+(?:\.\d+)?|NaN|NAN|nan|NA|N/A)(?![\w.])", re.I),
+               r"(?P<tok>[-+]?\d+(?:\.\d+)?|NaN|NAN|nan|NA|N/A)(?!\w|\.\d)", re.I),
 )
 
 
@@ -79,6 +79,7 @@ class Layout:
     names: list[str] | None = None
     units: list[str] | None = None
     names_line: int | None = None
+    units_line: int | None = None
     header: list[str] = field(default_factory=list)  # header lines (text, without line ends)
     attrs: dict[str, str] = field(default_factory=dict)
     col_attrs: dict[str, dict[str, str]] = field(default_factory=dict)  # by the file's column name
@@ -87,7 +88,6 @@ class Layout:
     index_attrs: dict[int, dict[str, str]] = field(default_factory=dict)  # by 0-based column index
     convention: str | None = None
     decimal: str = "."
-    comment: bytes | None = None  # data lines starting with this are comments
     empty_is_missing: bool = False  # the file type documents empty fields as "no value"
 
 
@@ -153,6 +153,8 @@ def _data_like(fields: list[str], decimal: str, missing: set[str]) -> bool:
 
 def _names_like(fields: list[str], decimal: str) -> bool:
     full = [f for f in fields if f]
+    if full and full[-1].endswith((".", ":")) and len(full) > 2:
+        return False  # a sentence, not column names
     return bool(full) and sum(not is_number(f, decimal) for f in full) * 2 > len(full)
 
 
@@ -226,7 +228,7 @@ def fixed_spans(lines: list[str]) -> list[tuple[int, int]]:
 
     Examples
     --------
-    >>> fixed_spans(["  1  2.5 ab", " 10     cd", "  3 12.5 ef"])
+    >>> fixed_spans(["  1  2.5 ab", " 10      cd", "  3 12.5 ef"])
     [(0, 3), (3, 8), (8, 11)]
     """
     width = max((len(ln) for ln in lines), default=0)
@@ -245,7 +247,7 @@ def fixed_spans(lines: list[str]) -> list[tuple[int, int]]:
             start = None
     # widen each span leftwards over the blanks before it (right-aligned numbers grow to the left)
     out, prev = [], 0
-    for a, b in spans:
+    for _, b in spans:
         out.append((prev, b))
         prev = b
     return out
@@ -299,6 +301,8 @@ def header_attrs(lines: list[str], layout: Layout) -> None:
     for raw in lines:
         line = raw.strip()
         body = line.lstrip("#%!").strip()
+        if _END_HEADER_RE.match(line):
+            break
         if not body or _is_separator(body):
             continue
         if body.upper().rstrip(":") in ("REMARKS", "COMMENTS"):
@@ -354,6 +358,8 @@ def _names_units_before(lines: list[str], start: int, stop: int, layout: Layout)
         if _is_comment(text) and cands:
             break
         row = tokens(body, layout.delim, layout.spans)
+        if layout.delim == FIXED and len(body.split()) == layout.ncol:
+            row = body.split()  # names are often aligned differently from the numbers
         if len(row) != layout.ncol or not _names_like(row, layout.decimal):
             # a units line may hold fewer words than columns ("-"), but a names line must match exactly
             break
@@ -365,10 +371,17 @@ def _names_units_before(lines: list[str], start: int, stop: int, layout: Layout)
         names_i, units_i = cands[1], cands[0]
     else:
         names_i, units_i = cands[0], None
-    layout.names = tokens(_strip_comment(lines[names_i]), layout.delim, layout.spans)
+    layout.names = _row(_strip_comment(lines[names_i]), layout)
     layout.names_line = names_i + 1
     if units_i is not None:
-        layout.units = tokens(lines[units_i], layout.delim, layout.spans)
+        layout.units = _row(lines[units_i], layout)
+        layout.units_line = units_i + 1
+
+
+def _row(text: str, layout: Layout) -> list[str]:
+    if layout.delim == FIXED and len(text.split()) == layout.ncol:
+        return text.split()
+    return tokens(text, layout.delim, layout.spans)
 
 
 def _strip_comment(text: str) -> str:
@@ -391,6 +404,25 @@ def _tail_sample(raw: bytes, body: int, encoding: str) -> list[str]:
     return text[-TAIL_LINES:]
 
 
+def _interior_blank(line: str, spans: list[tuple[int, int]]) -> bool:
+    """True when ``line`` has a blank fixed-width field before its last value."""
+    filled = [bool(line[a:b].strip()) for a, b in spans]
+    last = max((k for k, f in enumerate(filled) if f), default=-1)
+    return not all(filled[:last + 1])
+
+
+def _data_tail(sample: list[str]) -> list[str]:
+    """The trailing run of ``sample`` lines whose blank-separated words are mostly values."""
+    out: list[str] = []
+    for k, ln in enumerate(reversed(sample)):
+        if not _data_like(ln.split(), ".", set()):
+            if k == 0:
+                continue  # a cut last line
+            break
+        out.append(ln)
+    return out[::-1]
+
+
 def detect_layout(raw: bytes, path: Path, spec) -> Layout:
     """Analyse the header and data shape of a text table (see the module docstring).
 
@@ -408,8 +440,7 @@ def detect_layout(raw: bytes, path: Path, spec) -> Layout:
     if len(raw) > body + HEAD_BYTES:
         head = head[:head.rfind(b"\n") + 1]
     blines, offsets = _split_lines(head)
-    text, encoding = decode(head, spec.encoding)
-    encoding = spec.encoding or encoding
+    _, encoding = decode(head, spec.encoding)
     lines = [b.decode(encoding, errors="replace") for b in blines]
     if not any(ln.strip() for ln in lines):
         raise ParseError(path, "the file holds no text lines", line=1, expected="a header or data lines",
@@ -426,20 +457,27 @@ def detect_layout(raw: bytes, path: Path, spec) -> Layout:
         layout.delim = ","
     if layout.delim == FIXED:
         layout.spans = ([(sum(spec.widths[:i]), sum(spec.widths[:i + 1])) for i in range(len(spec.widths))]
-                        if spec.widths else fixed_spans(sample))
+                        if spec.widths else fixed_spans(_data_tail(sample) or sample))
         layout.ncol = len(layout.spans)
-    elif spec.delimiter or hobo:
+    elif hobo and layout.names:
+        layout.ncol = len(layout.names)
+    elif spec.delimiter:
         counts = Counter(len(tokens(ln, layout.delim)) for ln in sample)
         layout.ncol = counts.most_common(1)[0][0] if counts else 0
     else:
         layout.delim, layout.ncol = choose_delimiter(sample) if sample else (WHITESPACE, 0)
         if layout.delim == WHITESPACE:
-            counts = Counter(len(ln.split()) for ln in sample)
-            if counts and counts.most_common(1)[0][1] < 0.9 * len(sample):
-                spans = fixed_spans(sample)
-                if len(spans) >= 2:
-                    layout.delim, layout.spans, layout.ncol = FIXED, spans, len(spans)
+            tail = _data_tail(sample)
+            counts = Counter(len(ln.split()) for ln in tail)
+            spans = fixed_spans(tail) if len(tail) >= 3 and counts.most_common(1)[0][1] < 0.9 * len(tail) else []
+            if len(spans) >= 2 and any(_interior_blank(ln, spans) for ln in tail):
+                layout.delim, layout.spans, layout.ncol = FIXED, spans, len(spans)
+            elif tail:
+                layout.ncol = counts.most_common(1)[0][0]
     layout.decimal = spec.decimal or guess_decimal(sample, layout.delim)
+    if spec.delimiter and layout.ncol < 2 and sample:
+        raise ParseError(path, "the spec delimiter does not split the data lines", line=None,
+                         expected=f"fields separated by {spec.delimiter!r}", found=repr(sample[-1][:60]))
 
     # where the data start
     if spec.header_lines is not None:
@@ -461,12 +499,13 @@ def detect_layout(raw: bytes, path: Path, spec) -> Layout:
         layout.names_line = spec.names_line
         if spec.units_line:
             layout.units = tokens(_strip_comment(lines[spec.units_line - 1]), layout.delim, layout.spans)
+            layout.units_line = spec.units_line
     elif layout.names is None and not hobo:
         lo = 0 if layout.convention == "gml_ccgg" else after
         _names_units_before(lines, lo, data_i, layout)
         if layout.names is None and after > 0 and _is_comment(lines[after - 1]):
             _names_units_before(lines, after - 1, after, layout)  # names on the last comment line
-    skip = {layout.names_line}
+    skip = {layout.names_line, layout.units_line}
     header = [ln for i, ln in enumerate(lines[:data_i]) if i + 1 not in skip]
     layout.header = header
     header_attrs(header, layout)
@@ -479,8 +518,6 @@ def detect_layout(raw: bytes, path: Path, spec) -> Layout:
                          expected=f"{layout.ncol} names (one per data column)", found=f"{len(layout.names)} names")
     layout.first_line = data_i + 1
     layout.start = body + (offsets[data_i] if data_i < len(offsets) else len(head))
-    if any(ln.startswith("#") for ln in lines[data_i:]):
-        layout.comment = b"#"
     return layout
 
 
@@ -542,22 +579,23 @@ def _find_data_start(lines: list[str], after: int, layout: Layout, run: int = 5)
         text = lines[i]
         if not text.strip() or not ok(i):
             continue
-        j, seen = i + 1, 1
+        # the next few lines must be mostly data too (a bad line among them is reported by the parser)
+        j, seen, good = i + 1, 0, 0
         while j < n and seen < run:
             if lines[j].strip() and not _is_comment(lines[j]):
-                if not ok(j):
-                    break
                 seen += 1
+                good += ok(j)
             j += 1
-        if seen >= run or j >= n:
+        if good * 2 >= seen:
             return i
     return None
 
 
-def looks_tabular(head: bytes) -> bool:
-    """Cheap sniff: text (not binary) whose last complete lines split into >= 2 consistent columns.
+def looks_tabular(head: bytes, complete: bool = False) -> bool | None:
+    """Cheap sniff: text (not binary) whose last complete lines split into >= 2 consistent, value-like columns.
 
-    A head made only of comment lines (a long header) is accepted when it carries a known header marker.
+    Returns None when undecided: ``head`` (a first chunk, not the ``complete`` file start) shows only header
+    lines so far. GML ``# header_lines`` and HOBO exports are accepted from their first lines.
     """
     if head.startswith(BOM):
         head = head[len(BOM):]
@@ -568,23 +606,21 @@ def looks_tabular(head: bytes) -> bool:
         return False
     text, _ = decode(head)
     lines = text.split("\n")
-    if len(head) >= 4096 and len(lines) > 1:
+    more = len(head) >= 4096 and not complete
+    if (more or complete) and len(lines) > 1 and not text.endswith("\n"):
         lines = lines[:-1]  # the read may cut the last line
     lines = [ln.rstrip("\r") for ln in lines]
     if lines and (_GML_HEADER_RE.match(lines[0].strip().lstrip("\ufeff"))
                   or known.is_hobo(lines[0], lines[1] if len(lines) > 1 else "")):
         return True
     data = [ln for ln in lines if ln.strip() and not _is_comment(ln)]
-    if not data:
-        return False
-    sample = data[-TAIL_LINES:]
-    delim, ncol = choose_delimiter(sample)
-    if ncol < 2:
-        return False
-    rows = [tokens(ln, delim) for ln in sample]
-    good = [r for r in rows if len(r) == ncol and _data_like(r, guess_decimal(sample, delim), set())]
-    if len(good) >= min(2, len(sample)):
-        return True
-    # still inside a long header: accept when it looks like a marked header
-    return any(_END_HEADER_RE.match(ln) for ln in lines) or sum(_is_comment(ln) for ln in lines) == len(
-        [ln for ln in lines if ln.strip()])
+    if data:
+        sample = data[-TAIL_LINES:]
+        delim, ncol = choose_delimiter(sample)
+        if ncol >= 2:
+            decimal = guess_decimal(sample, delim)
+            ok = [len(r) == ncol and _data_like(r, decimal, set()) for r in (tokens(ln, delim) for ln in sample)]
+            last = ok[-5:]
+            if sum(last) >= min(2, len(last)) and sum(last) * 2 >= len(last):  # >= 2 data lines
+                return True
+    return None if more else False
