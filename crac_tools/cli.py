@@ -282,6 +282,10 @@ from .backup_cli import backup, restore, verify  # noqa: E402
 main.add_command(backup)
 main.add_command(verify)
 main.add_command(restore)
+from .products_cli import convert, validate  # noqa: E402
+
+main.add_command(validate)
+main.add_command(convert)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -106,6 +106,10 @@ class StationConfig(_Model):
     #: SSH options for this station's sftp:// sources, merged over the project's ``collect.ssh``
     #: (validated by :func:`crac_tools.collect.run.collect_settings`; see docs/collection.md).
     ssh: dict[str, Any] = Field(default_factory=dict)
+    #: Product convention: ``cf`` (CF/ACDD NetCDF) or ``geoms`` (also a GEOMS HDF5 file beside it).
+    product_format: Literal["cf", "geoms"] = "cf"
+    #: GEOMS metadata template (relative to the project root) used in ``geoms`` mode.
+    geoms_template: Path | None = None
     #: The YAML file this station came from (filled in on load).
     path: Path | None = Field(default=None, exclude=True)
 

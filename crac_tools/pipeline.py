@@ -114,6 +114,7 @@ class PeriodResult:
     error: str | None = None
     version: int = 1
     sha256: str | None = None
+    geoms_path: str | None = None
 
 
 @dataclass
@@ -234,6 +235,14 @@ def build_period(task: PeriodTask) -> PeriodResult:
                       project.config.products.complevel)
         res.product_path = task.product_path
         res.sha256 = sha256_file(task.product_path)
+        if station.product_format == "geoms":
+            from .conventions.geoms import to_geoms, write_geoms
+
+            tpl = station.geoms_template
+            if tpl is not None and not tpl.is_absolute():
+                tpl = project.root / tpl
+            g = to_geoms(ds, template=tpl, station=station, project=project, version=task.version)
+            res.geoms_path = str(write_geoms(g, Path(task.product_path).parent))
         res.mirror_vars = mirror_vars(ds)
         res.var_attrs = var_attrs(ds)
         res.global_attrs = _mirror_global_attrs(ds.attrs)
@@ -673,6 +682,8 @@ def _record(project: Project, sp: _StationPlan, results: list[PeriodResult], rep
                 "records": r.records, "completeness": r.report.get("completeness"),
                 "gaps": r.report.get("gap_count"), "version": r.version, "sha256": r.sha256,
             }
+            if r.geoms_path:
+                sp.state["periods"][r.start.isoformat()]["geoms"] = r.geoms_path
             written.append((r, prev))
             report.built.append({"station": r.key, "start": r.start.isoformat(), "product": r.product_path,
                                  "records": r.records, "completeness": r.report.get("completeness"),

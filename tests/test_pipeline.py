@@ -251,3 +251,24 @@ def test_keep_versioning_needs_version_in_template(tmp_path):
     cfg.write_text(cfg.read_text().replace("_v{{version}}", "").replace("_v{version}", ""))
     with pytest.raises(ConfigError, match="needs {version}"):
         load_project(cfg)
+
+
+def test_geoms_mode_writes_a_valid_geoms_file_beside_the_product(project, dask_client):
+    from crac_tools.conventions.geoms_validate import validate_geoms
+    from crac_tools.conventions.naming import parse_name
+
+    root = project.parent
+    st = root / "stations" / "s1.yaml"
+    st.write_text(st.read_text() + "product_format: geoms\n")
+    report = ingest(project, client=dask_client)
+    assert report.ok, report.summary()
+    geoms = sorted((root / "archive/products/s1_met").rglob("*.h5"))
+    assert len(geoms) == 2
+    for g in geoms:
+        assert parse_name(g.name)["convention"] == "geoms"
+        assert [p for p in validate_geoms(g) if p.severity == "error"] == []
+    back = crac.read(geoms[0])
+    nc = xr.open_dataset(_products(root)[0], engine="h5netcdf")
+    assert back.sizes["time"] == nc.sizes["time"] == 1440
+    state = json.loads((root / "archive/state/ingest/s1_met.json").read_text())
+    assert sorted(p["geoms"] for p in state["periods"].values()) == [str(g) for g in geoms]

@@ -214,7 +214,7 @@ def _geoms_convert(g: dict) -> dict:
 
 GEOMS = Convention(
     "geoms", "discipline_datasource_location_yyyymmddthhmmssz_yyyymmddthhmmssz_vvv.ext (lower case)",
-    re.compile(r"(?P<discipline>[a-z]+)_(?P<data_source>[a-z0-9.\-]+_[a-z0-9.\-]+)_(?P<location>[a-z0-9.\-]+)"
+    re.compile(r"(?P<discipline>[a-z]+)_(?P<data_source>[a-z0-9.\-]+(?:_[a-z0-9.\-]+)+?)_(?P<location>[a-z0-9.\-]+)"
                r"_(?P<start>\d{8}t\d{6})z_(?P<stop>\d{8}t\d{6})z_(?P<version>\d{3})\.(?P<ext>h5|hdf|nc)"),
     lambda f: (f"{f['discipline']}_{f['data_source']}_{f['location']}_{_dt(f['start']):%Y%m%dt%H%M%S}z_"
                f"{_dt(f['stop']):%Y%m%dt%H%M%S}z_{int(f['version']):03d}.{f.get('ext', 'h5')}").lower(),

@@ -56,7 +56,7 @@ _SCALAR_DEPEND = {"CONSTANT", "INDEPENDENT", ""}
 _TIME_UNITS = {"MJD2K", "MJD2000"}
 #: HDF5 / netCDF-4 bookkeeping attributes that are not GEOMS metadata.
 _SKIP_ATTRS = {"CLASS", "NAME", "REFERENCE_LIST", "DIMENSION_LIST", "_Netcdf4Dimid", "_Netcdf4Coordinates",
-               "_NCProperties", "_nc3_strict", "_FillValue", "units"}
+               "_NCProperties", "_nc3_strict"}
 
 
 def hdf5_signature(head: bytes) -> bool:
@@ -144,8 +144,8 @@ class _Raw:
 
 def _read_hdf4(path: Path) -> _Raw:
     try:
-        from pyhdf.SD import SD, SDC
         from pyhdf.error import HDF4Error
+        from pyhdf.SD import SD, SDC
     except ImportError:
         raise ParseError(path, "reading GEOMS HDF4 files needs the pyhdf package (pip install pyhdf)") from None
     try:
@@ -341,7 +341,7 @@ def _variable(var: _RawVar, sizes: dict[str, int], shared: float | None, path: P
     units = units.strip() if isinstance(units, str) else ""
     attrs: dict[str, Any] = {}
     extra: dict[str, Any] = {}
-    if units.upper() in _TIME_UNITS and data.dtype.kind in "iuf":
+    if (units.upper() in _TIME_UNITS or var.name == "DATETIME") and data.dtype.kind in "iuf":  # GEOMS: MJD2K
         values = mjd2k_to_datetime(data, fill)  # no "units" attr: xarray encodes datetimes itself
     else:
         values, extra = _masked(var, data, fill, shared, path)

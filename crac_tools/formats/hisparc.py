@@ -212,6 +212,8 @@ def _looks_pickled(value: Any) -> bool:
     """True for PyTables pickled attribute values (never unpickled: they are skipped)."""
     if isinstance(value, np.ndarray) and value.dtype.kind == "S" and value.size == 1:
         value = value.ravel()[0]
+    if isinstance(value, str):
+        value = value.encode("latin-1", "replace")
     if not isinstance(value, bytes | np.bytes_):
         return False
     raw = bytes(value)

@@ -144,7 +144,7 @@ def ensure_time(ds: xr.Dataset, path: Path) -> xr.Dataset:
         ds = ds.drop_vars(name)
         if "time" in ds.variables:
             ds = ds.rename_vars({"time": "time_original"})
-        if dim != "time":
+        if dim != "time" and dim in ds.dims:
             if "time" in ds.dims:
                 ds = ds.rename_dims({"time": "time_dim_original"})
             ds = ds.rename_dims({dim: "time"})
