@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.crac-installed
 
-.PHONY: all install demo test stress lab bench lint clean
+.PHONY: all install sysdeps demo test stress lab bench lint clean
 
 all: test
 
@@ -27,7 +27,21 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test]"
+	@# nappy (the NASA Ames reference reader the export tests check against) only builds without isolation
+	$(BIN)/python -m pip install -q wheel setuptools
+	$(BIN)/python -m pip install -q --no-build-isolation "nappy>=2.0"
 	@touch $(STAMP)
+
+# Servers and a browser the tests start themselves (installed when root on Debian/Ubuntu and missing).
+SYSDEPS := /usr/sbin/sshd:openssh-server /usr/bin/chromium:chromium
+sysdeps:
+	@missing=""; for pair in $(SYSDEPS); do [ -x "$${pair%%:*}" ] || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing$$missing"; apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else echo "not installed:$$missing (tests that need them skip; run as root or apt-get install them)"; fi; \
+	fi
 
 install: $(STAMP)
 
@@ -35,11 +49,11 @@ demo: $(STAMP)
 	rm -rf demo
 	$(BIN)/crac demo demo
 
-test: $(STAMP)
+test: $(STAMP) sysdeps
 	$(BIN)/ruff check crac_tools tests benchmarks
 	$(BIN)/python -m pytest -q -ra
 
-stress: $(STAMP)
+stress: $(STAMP) sysdeps
 	CRAC_STRESS=1 $(BIN)/python -m pytest -q -ra
 
 lab: $(STAMP)
