@@ -38,6 +38,7 @@ array([0.5542219])
 
 from __future__ import annotations
 
+import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,24 @@ def parse_type(text: str) -> CampbellType | None:
     if entry is None:
         return None
     return CampbellType(name, np.dtype(entry[0]), entry[1])
+
+
+def header_rows(text: str, path: Path, strip: bool = False) -> list[list[str]]:
+    """Split quoted, comma-separated header lines (one list of fields per line); a line the csv module cannot
+    parse (stray CR or quote) is a :class:`ParseError` naming the line."""
+    rows = []
+    for lineno, line in enumerate(text.split("\n"), start=1):
+        line = line.rstrip("\r")
+        if not line.strip():
+            rows.append([])
+            continue
+        try:
+            fields = next(csv.reader([line]))
+        except csv.Error as exc:
+            raise ParseError(path, f"unreadable header line ({exc})", line=lineno,
+                             expected="quoted, comma-separated fields", found=repr(line[:60])) from None
+        rows.append([f.strip() for f in fields] if strip else fields)
+    return rows
 
 
 def parse_types(names: list[str], type_names: list[str], path: Path, line: int) -> list[CampbellType]:
@@ -352,10 +371,12 @@ def decode_field(spec: CampbellType, raw: np.ndarray, record: bool = False) -> n
     """Decode one field of every record (``raw`` has ``spec.raw`` dtype) to its Dataset array."""
     raw = np.asarray(raw)
     kind = spec.kind
-    if kind == "ieee4":
-        return as_float(round_significant(raw.astype(np.float64), 7, single=True))
-    if kind == "ieee8":
-        return as_float(round_significant(raw.astype(np.float64), 15))
+    if kind in ("ieee4", "ieee8"):
+        with np.errstate(invalid="ignore"):  # signalling-NaN bit patterns
+            values = raw.astype(np.float64)
+        if kind == "ieee4":
+            return as_float(round_significant(values, 7, single=True))
+        return as_float(round_significant(values, 15))
     if kind == "fp2":
         return as_float(decode_fp2(raw))
     if kind == "int":
@@ -431,5 +452,6 @@ def record_variable(values: np.ndarray) -> Column:
 
 
 __all__ = ["CAMPBELL_EPOCH_S", "CampbellType", "Column", "as_float", "as_int", "build_dataset", "decode_bool8",
+           "header_rows",
            "decode_field", "decode_fp2", "parse_type", "parse_types", "record_dtype", "round_significant",
            "stamp_to_time"]

@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
 import os
 from pathlib import Path
 
@@ -31,8 +30,16 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
-from .campbell_types import (Column, build_dataset, decode_field, parse_types, record_dtype, record_variable,
-                             stamp_to_time)
+from .campbell_types import (
+    Column,
+    build_dataset,
+    decode_field,
+    header_rows,
+    parse_types,
+    record_dtype,
+    record_variable,
+    stamp_to_time,
+)
 from .registry import SNIFF_BYTES, TimeRange, register, single_table_tree
 from .toa5 import HEADER_KEYS, _decode
 
@@ -57,7 +64,7 @@ class _Header:
                              expected=f"5 header lines (line {n + 1}: {_LINES[n]})", found=f"{n} line(s)")
         self.data_start = pos
         text, self.encoding = _decode(raw[:ends[4]])
-        rows = [next(csv.reader([ln.rstrip("\r")])) if ln.strip() else [] for ln in text.split("\n")]
+        rows = header_rows(text, path)
         first = rows[0]
         if not first or first[0] != "TOB1":
             raise ParseError(path, "not a TOB1 file", line=1, expected='"TOB1" as first field',

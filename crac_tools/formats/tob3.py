@@ -12,7 +12,8 @@ of the size given by the type line, and a 4-byte footer (bits 0-10 offset, 11 fi
 - A frame with the minor-frame flag holds several minor frames, each with its own 12-byte header and 4-byte
   footer: the major footer's offset is the unused space at the end of the frame, and each minor footer's
   offset is the size of its minor frame, so the frame is walked backwards from its end. A logger writes one
-  when a lapse in the record interval falls inside a frame.
+  when a lapse in the record interval falls inside a frame. A frame whose minor frames do not add up to its
+  size is skipped with a :class:`~crac_tools.errors.DataQualityWarning`.
 - Record times are the (minor) frame time plus the record's position times the record interval; record
   numbers count on from the frame header's. The records are then sorted by time and record number (a ring
   buffer that wrapped holds its newest frames first).
@@ -33,7 +34,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from pathlib import Path
@@ -42,8 +42,16 @@ import numpy as np
 import xarray as xr
 
 from ..errors import DataQualityWarning, ParseError, TruncatedRecordWarning, warn
-from .campbell_types import (Column, build_dataset, decode_field, parse_types, record_dtype, record_variable,
-                             stamp_to_time)
+from .campbell_types import (
+    Column,
+    build_dataset,
+    decode_field,
+    header_rows,
+    parse_types,
+    record_dtype,
+    record_variable,
+    stamp_to_time,
+)
 from .registry import SNIFF_BYTES, TimeRange, register, single_table_tree
 from .toa5 import _decode
 
@@ -99,8 +107,7 @@ class _Header:
                              expected=f"6 header lines (line {n + 1}: {_LINES[n]})", found=f"{n} line(s)")
         self.data_start = pos
         text, self.encoding = _decode(raw[:ends[5]])
-        rows = [[f.strip() for f in next(csv.reader([ln.rstrip("\r")]))] if ln.strip() else []
-                for ln in text.split("\n")]
+        rows = header_rows(text, path, strip=True)
         first = rows[0]
         if not first or first[0] != "TOB3":
             raise ParseError(path, "not a TOB3 file", line=1, expected='"TOB3" as first field',
@@ -168,7 +175,7 @@ class _Header:
 
 
 class _Frames:
-    """Record offsets, times and numbers gathered from the valid frames of a file."""
+    """Records (raw bytes), times and record numbers gathered from the valid frames of a file."""
 
     def __init__(self, raw: bytes, header: _Header, path: Path) -> None:
         fs = header.frame_size
@@ -189,7 +196,6 @@ class _Frames:
         full = valid & ~minor & ~empty
         walk = valid & minor & (offset > 0)
         full |= valid & minor & (offset == 0)  # no space after the last minor frame: read as one frame
-        self.empty = int((valid & empty & ~minor).sum())
 
         nl, rs = header.lines_per_frame, header.record_size
         idx = np.flatnonzero(full)
@@ -235,8 +241,9 @@ class _Frames:
             pieces.append((start + end - size, n, head))
             end -= size
         if end != 0:
-            warn(DataQualityWarning, f"{path}: frame {j + 1} (byte {start}): minor frames do not add up to the "
-                                     f"frame; its records from byte {start + end} on were read, the rest skipped")
+            warn(DataQualityWarning, f"{path}: frame {j + 1} (byte {start}): its minor frames do not add up to the "
+                                     "frame size; the frame is skipped")
+            pieces = []
         offsets, times, recs = [], [], []
         for mstart, n, head in reversed(pieces):
             pos = np.arange(n, dtype=np.int64)
