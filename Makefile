@@ -62,7 +62,10 @@ lab: $(STAMP)
 	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root )
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q pytoa5 readmet camp2ascii
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/readers.py
+	$(BIN)/python benchmarks/backup.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check crac_tools tests benchmarks

@@ -282,6 +282,10 @@ from .backup_cli import backup, restore, verify  # noqa: E402
 main.add_command(backup)
 main.add_command(verify)
 main.add_command(restore)
+from .web_cli import publish, serve  # noqa: E402
+
+main.add_command(serve)
+main.add_command(publish)
 from .products_cli import convert, validate  # noqa: E402
 
 main.add_command(validate)

@@ -249,6 +249,10 @@ class ProjectConfig(_Model):
     #: Collection settings (station_list, ssh, parallel, folder_settle, folder_delete_after_verify), validated by
     #: :func:`crac_tools.collect.run.collect_settings` (kept a plain mapping here to avoid an import cycle).
     collect: dict[str, Any] = Field(default_factory=dict)
+    #: Backup targets and retention, validated by :mod:`crac_tools.backup.settings` (see docs/backup.md).
+    backup: dict[str, Any] = Field(default_factory=dict)
+    #: The on-line catalog (users, members, embargoes), validated by :mod:`crac_tools.web.settings` when serving.
+    serve: dict[str, Any] = Field(default_factory=dict)
     station_defaults: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")

@@ -6,7 +6,7 @@ One backup of one target:
 2. read the target's newest intact manifest and list its objects;
 3. send every file version the target lacks (each under its own ``~sha16`` name: temp + rename on disks
    and SFTP, whole-object PUT on S3); an object left by an interrupted run is re-hashed before it is trusted;
-4. make the objects durable, write ``manifests/<time>.json`` and then ``MANIFEST.json`` (the commit);
+4. make the objects durable, write ``MANIFEST.json`` (the commit), then a copy in ``manifests/<time>.json``;
 5. only then delete versions beyond the retention count (never the current copy, never a removed file's
    last copy).
 
@@ -31,13 +31,12 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pandas as pd
-
 from ..config import ProjectConfig, _load_yaml
 from ..errors import ConfigError
 from ..fsutil import TMP_PREFIX, atomic_write_json, read_json
 from .errors import BackupError
 from .manifest import (
+    FILES,
     HISTORY,
     KEEP_HISTORY,
     MANIFEST,
@@ -49,7 +48,7 @@ from .manifest import (
     scan_project,
     unit_of,
 )
-from .settings import BackupConfig, BackupTarget
+from .settings import BackupConfig, BackupTarget, duration_seconds
 from .targets import Target, open_target
 
 
@@ -199,6 +198,7 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
     committed = old.objects()
     failed: dict[str, str] = {p.split(":", 1)[0]: p for p in snap.problems}
     todo: list[tuple[str, str]] = []
+    used: set[str] = set()
     for path, f in snap.files.items():
         if path in failed:
             continue
@@ -213,19 +213,23 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
                 digest = ""
             if digest == f.sha256:
                 res.unchanged += 1
+                used.add(key)
             else:
                 todo.append((path, key))
         elif listing.get(key) == f.size and not target.renames:
             res.unchanged += 1  # a whole-object PUT either completed or left nothing
+            used.add(key)
         else:
             todo.append((path, key))
     bar = _bar(sum(snap.files[p].size for p, _ in todo), f"backup {target.url}", progress)
+    sent_keys: list[str] = []
     with ThreadPoolExecutor(max(1, target.parallel)) as ex:
-        futures = {ex.submit(_send, target, snap, p, k): p for p, k in todo}
+        futures = {ex.submit(_send, target, snap, p, k): (p, k) for p, k in todo}
         for fut in as_completed(futures):
-            p = futures[fut]
+            p, k = futures[fut]
             try:
                 fut.result()
+                sent_keys.append(k)
                 res.sent += 1
                 res.sent_bytes += snap.files[p].size
             except Exception as exc:  # noqa: BLE001 - every failure is reported by name
@@ -234,13 +238,14 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
     bar.close()
     res.failed = sorted(failed.values())
     created, stamp = _now()
-    new = _plan(old, snap, set(failed), keep, created)
+    orphans = _orphans(target, listing, committed, {k for _p, k in todo} | used, created)
+    new = _plan(old, snap, set(failed), keep, created, orphans)
     new.source = f"{os.uname().nodename}:{snap.root}"
     try:
         target.flush()
         data = encode_manifest(new)
-        target.put_bytes(f"{HISTORY}/{stamp}.json", data)
-        target.put_bytes(MANIFEST, data)
+        target.put_bytes(MANIFEST, data)  # the commit
+        target.put_bytes(f"{HISTORY}/{stamp}.json", data)  # fallback copy, should MANIFEST.json be damaged
     except Exception as exc:  # noqa: BLE001
         res.failed.append(f"{MANIFEST}: could not be written ({exc}); the previous backup stays current")
         res.seconds = time.perf_counter() - t0
@@ -252,6 +257,17 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
         if key not in keepers and key in listing:
             target.delete(key)
             res.deleted += 1
+    for key in sent_keys:  # copies of files whose store failed: the project still holds them
+        if key not in keepers:
+            target.delete(key)
+    for key in orphans.get("", []):  # never committed and damaged: useless
+        target.delete(key)
+    for path, entries in orphans.items():
+        for e in entries if path else []:
+            key = object_key(path, e["sha256"])
+            if key not in keepers:
+                target.delete(key)
+                res.deleted += 1
     history = sorted((k for k in listing if k.startswith(HISTORY + "/") and
                       not os.path.basename(k).startswith(TMP_PREFIX)), reverse=True)
     for key in history[KEEP_HISTORY - 1:]:
@@ -260,8 +276,35 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
     return res
 
 
-def _plan(old: Manifest, snap: Snapshot, failed: set[str], keep: int, created: str) -> Manifest:
+def _orphans(target: Target, listing: dict[str, int], committed: dict, skip: set[str],
+             created: str) -> dict[str, list[dict]]:
+    """Objects an interrupted backup sent but never committed, by path (key ``""``: damaged ones).
+
+    Their content may since have left the project (the file changed again), so the target may hold the
+    only copy: they are adopted as older versions (subject to retention) rather than deleted.
+    """
+    out: dict[str, list[dict]] = {}
+    prefix = FILES + "/"
+    for key, size in listing.items():
+        if not key.startswith(prefix) or key in committed or key in skip or TMP_PREFIX in key:
+            continue
+        path, sep, short = key[len(prefix):].rpartition("~")
+        try:
+            digest, n = target.sha256(key)
+        except OSError:
+            continue
+        if not sep or not path or digest[:16] != short or n != size:
+            out.setdefault("", []).append(key)
+            continue
+        out.setdefault(path, []).append({"sha256": digest, "size": n, "mtime": None, "replaced": created,
+                                         "uncommitted": True})
+    return out
+
+
+def _plan(old: Manifest, snap: Snapshot, failed: set[str], keep: int, created: str,
+          orphans: dict[str, list[dict]] | None = None) -> Manifest:
     """The next manifest: current files, retained versions and removed files (see :func:`backup_to`)."""
+    orphans = orphans or {}
     bad_units = {unit_of(p) for p in failed}
     new = Manifest(created=created, keep=keep)
     new.removed = {p: e for p, e in old.removed.items()}
@@ -275,6 +318,8 @@ def _plan(old: Manifest, snap: Snapshot, failed: set[str], keep: int, created: s
         prev = old.files.get(path)
         if f is None:  # gone from the project: the target may hold the only copy, keep it
             new.removed[path] = {**prev, "removed": created}
+            if orphans.get(path):
+                new.versions[path] = orphans[path] + new.versions.get(path, [])
             continue
         entry = {"sha256": f.sha256, "size": f.size, "mtime": f.mtime}
         new.files[path] = entry
@@ -283,6 +328,7 @@ def _plan(old: Manifest, snap: Snapshot, failed: set[str], keep: int, created: s
         versions = new.versions.get(path, [])
         if prev is not None and prev["sha256"] != f.sha256:
             versions.insert(0, {k: v for k, v in prev.items() if k != "removed"} | {"replaced": created})
+        versions = list(orphans.get(path, [])) + versions
         seen = {f.sha256}
         kept = []
         for v in versions:
@@ -305,7 +351,10 @@ def _due(archive: Path, t: BackupTarget) -> bool:
     if not t.every:
         return True
     last = (read_json(_state_path(archive), default={}) or {}).get(t.url, {}).get("last_ok")
-    return last is None or pd.Timestamp.now(tz="UTC") - pd.Timestamp(last) >= pd.Timedelta(t.every)
+    if last is None:
+        return True
+    age = dt.datetime.now(dt.UTC) - dt.datetime.strptime(last, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC)
+    return age.total_seconds() >= duration_seconds(t.every)
 
 
 def backup_project(config: str | os.PathLike = "crac.yaml", to: str | list[str] | None = None,

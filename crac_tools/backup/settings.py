@@ -23,10 +23,28 @@ Examples
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|min|m|h|d|w)\s*$", re.IGNORECASE)
+
+
+def duration_seconds(v: str) -> float:
+    """Seconds of a duration such as ``30min``, ``6h``, ``1d`` or ``1w``.
+
+    Examples
+    --------
+    >>> duration_seconds("1d"), duration_seconds("30min")
+    (86400.0, 1800.0)
+    """
+    m = _DURATION.match(v)
+    if not m or float(m.group(1)) <= 0:
+        raise ValueError(f"expected a positive duration such as '1d', '6h' or '30min', got {v!r}")
+    return float(m.group(1)) * _UNITS[m.group(2).lower()]
+
 
 _SECRET_WORDS = ("secret", "password", "passphrase", "access_key", "token", "credential")
 
@@ -71,11 +89,7 @@ class BackupTarget(BaseModel):
     @classmethod
     def _every(cls, v: str | None) -> str | None:
         if v is not None:
-            try:
-                if pd.Timedelta(v) <= pd.Timedelta(0):
-                    raise ValueError
-            except (ValueError, TypeError):
-                raise ValueError(f"expected a positive duration such as '1d' or '6h', got {v!r}") from None
+            duration_seconds(v)
         return v
 
     def options(self) -> dict[str, Any]:

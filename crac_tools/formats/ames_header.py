@@ -622,7 +622,7 @@ def _arrow_read(data, names: list[str], use_threads: bool, trailing: bool = Fals
     if trailing:
         names = [*names, "_trailing"]
         types["_trailing"] = pa.string()
-    read_opts = pacsv.ReadOptions(column_names=names, use_threads=use_threads, block_size=1 << 24)
+    read_opts = pacsv.ReadOptions(column_names=names, use_threads=use_threads)
     conv = pacsv.ConvertOptions(column_types=types, null_values=[], strings_can_be_null=False)
     parse = pacsv.ParseOptions(delimiter=",", quote_char=False)
     return pacsv.read_csv(pa.BufferReader(pa.py_buffer(data)), read_options=read_opts, parse_options=parse,

@@ -277,10 +277,11 @@ def round_significant(x: np.ndarray, digits: int, single: bool = False) -> np.nd
             hard = ~easy & (np.abs(p) <= 22)
             if hard.any():
                 k[hard], r[hard] = _round_scaled(vv[hard], p[hard])
-            slow = ~easy & ~hard
-            for j in np.flatnonzero(slow):  # extreme exponents (denormals, > 1e29): rare
-                r[j] = float(f"{vv[j]:.{digits}g}")
-                k[j] = lo_k
+            slow = np.flatnonzero(~easy & ~hard)
+            if slow.size:  # extreme exponents (denormals, > 1e29): format each distinct value once
+                uniq, inv = np.unique(vv[slow], return_inverse=True)
+                r[slow] = np.array([float(f"{u:.{digits}g}") for u in uniq.tolist()])[inv]
+                k[slow] = lo_k
         ak = np.abs(k)
         low, high = ak < lo_k, ak > hi_k
         bad = low | high
@@ -329,10 +330,7 @@ def stamp_to_time(seconds: np.ndarray, nanoseconds: np.ndarray | int = 0) -> np.
     return ns.astype("datetime64[ns]")
 
 
-def decode_ascii(raw: np.ndarray) -> np.ndarray:
-    """Fixed-size ASCII fields -> object array of str (text before the first NUL; UTF-8, else Latin-1)."""
-    if raw.size == 0:
-        return np.empty(0, dtype=object)
+def _ascii_uniques(raw: np.ndarray) -> tuple[list[str], np.ndarray]:
     uniq, inverse = np.unique(raw, return_inverse=True)
     texts = []
     for b in uniq.tolist():  # one Python step per distinct value
@@ -341,7 +339,15 @@ def decode_ascii(raw: np.ndarray) -> np.ndarray:
             texts.append(b.decode("utf-8"))
         except UnicodeDecodeError:
             texts.append(b.decode("latin-1"))
-    return np.array(texts, dtype=object)[inverse.reshape(-1)]
+    return texts, inverse.reshape(-1)
+
+
+def decode_ascii(raw: np.ndarray) -> np.ndarray:
+    """Fixed-size ASCII fields -> object array of str (text before the first NUL; UTF-8, else Latin-1)."""
+    if raw.size == 0:
+        return np.empty(0, dtype=object)
+    texts, inverse = _ascii_uniques(raw)
+    return np.array(texts, dtype=object)[inverse]
 
 
 def strings_or_times(values: np.ndarray) -> np.ndarray:
@@ -354,6 +360,19 @@ def strings_or_times(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def decode_ascii_column(raw: np.ndarray) -> np.ndarray:
+    """ASCII fields -> strings, or datetime64[ns] when every value is a timestamp; work done per distinct value."""
+    if raw.size == 0:
+        return np.empty(0, dtype=object)
+    texts, inverse = _ascii_uniques(raw)
+    if all(_TIME_RE.match(u) for u in texts):
+        return np.array(texts, dtype="datetime64[ns]")[inverse]
+    return np.array(texts, dtype=object)[inverse]
+
+
+_BOOL8 = np.array([format(i, "08b")[::-1] for i in range(256)], dtype=object)
+
+
 def decode_bool8(raw: np.ndarray) -> np.ndarray:
     """BOOL8 bytes -> 8-character '0'/'1' strings, least significant bit first (as CardConvert writes).
 
@@ -362,9 +381,7 @@ def decode_bool8(raw: np.ndarray) -> np.ndarray:
     >>> decode_bool8(np.array([0, 255, 1], dtype=np.uint8)).tolist()
     ['00000000', '11111111', '10000000']
     """
-    bits = np.unpackbits(raw.astype(np.uint8).reshape(-1, 1), axis=1, bitorder="little")
-    chars = (bits + ord("0")).astype(np.uint8)
-    return chars.reshape(-1).view("S8").astype(str).astype(object)
+    return _BOOL8[raw.astype(np.uint8)]
 
 
 def decode_field(spec: CampbellType, raw: np.ndarray, record: bool = False) -> np.ndarray:
@@ -386,7 +403,7 @@ def decode_field(spec: CampbellType, raw: np.ndarray, record: bool = False) -> n
     if kind == "bool8":
         return decode_bool8(raw)
     if kind == "ascii":
-        return strings_or_times(decode_ascii(raw))
+        return decode_ascii_column(raw)
     if kind == "secnano":
         return stamp_to_time(raw["s"], raw["ns"])
     if kind == "sec":
