@@ -75,10 +75,14 @@ def test_convert_with_template_and_cli(testdata, tmp_path):
     assert back.attrs["DATA_TEMPLATE"] == "GEOMS-TE-LIDAR-O3-005"
     assert back.attrs["PI_AFFILIATION"] == "NASA Langley Research Center;NASA.LARC"
     assert back.attrs["DATA_SOURCE"] == "LIDAR.O3_NASA.LARC001"
-    # the template's own DATA_SOURCE (two '_') does not fit the GEOMS naming pattern of conventions.naming
-    bad = CliRunner().invoke(main, ["convert", str(testdata / FILES[0]), "--to", "geoms", "--template", str(tpl),
-                                    "--out", str(tmp_path)])
-    assert bad.exit_code == 1 and "cannot name the GEOMS file" in bad.output
+    # the template's own DATA_SOURCE has a second '_' qualifier (LIDAR.O3_NASA.LARC001_HiRes): named all the same
+    own = CliRunner().invoke(main, ["convert", str(testdata / FILES[0]), "--to", "geoms", "--template", str(tpl),
+                                    "--out", str(tmp_path / "own")])
+    assert own.exit_code == 0, own.output
+    from crac_tools.conventions.naming import parse_name
+
+    fields = parse_name(Path(own.output.strip().splitlines()[-1]).name)
+    assert fields["convention"] == "geoms" and fields["data_source"] == "lidar.o3_nasa.larc001_hires"
 
 
 def test_convert_geoms_hdf4_to_cf(testdata, tmp_path):
