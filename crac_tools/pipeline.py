@@ -30,6 +30,7 @@ import socket
 import time
 import warnings
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -493,14 +494,48 @@ def ingest(
         if todo:
             scheduler = scheduler or project.config.dask.scheduler
             ctx = contextlib.nullcontext(client) if client is not None else _client(scheduler, project)
-            with ctx as cl:
+            # start the cluster (and warm its workers' imports) while the coordinator prepares the mirrors
+            with ThreadPoolExecutor(1) as pool:
+                starting = pool.submit(_enter_and_warm, ctx)
+                try:
+                    for sp in todo:
+                        _prepare_station_mirror(sp, project, report)
+                except BaseException:
+                    starting.result()
+                    ctx.__exit__(None, None, None)
+                    raise
+                cl = starting.result()
+            try:
                 _run(cl, project, todo, report, progress)
+            finally:
+                ctx.__exit__(None, None, None)
         for sp in plans:
             if sp.mirror_path is not None and sp.mirror_path.exists() and sp.tasks:
                 consolidate(sp.mirror_path)
     report.seconds = time.perf_counter() - t0
     log.info(report.summary())
     return report
+
+
+def _warm_imports() -> None:
+    """Import what a task needs, so the first task on a fresh worker does not pay for it."""
+    import netCDF4  # noqa: F401
+    import xarray as xr
+    import zarr  # noqa: F401
+
+    from .formats.registry import formats
+
+    formats()
+    xr.Variable("x", [0.0])  # xarray's first Variable imports dask.array when dask is installed
+
+
+def _enter_and_warm(ctx):
+    cl = ctx.__enter__()
+    try:
+        cl.run(_warm_imports)
+    except Exception as exc:  # warming is an optimisation; the tasks import what they need anyway
+        log.debug("worker warm-up failed: %s", exc)
+    return cl
 
 
 def _client(scheduler: str | None, project: Project):
@@ -519,7 +554,6 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
     owners: dict[str, PeriodTask] = {}
     by_key = {sp.station.key: sp for sp in plans}
     for sp in plans:
-        _prepare_station_mirror(sp, project, report)
         for t in sp.tasks:
             t.layout = sp.layout
             t.interval = t.interval or sp.interval
