@@ -42,6 +42,8 @@ from .errors import BackupError
 _CHUNK = 1 << 22
 #: Deadline (seconds) for connecting and for each network read/write that stalls.
 NET_TIMEOUT = 60.0
+#: Deadline of one S3 call (a PUT of the largest archive file included), enforced around s3fs.
+CALL_DEADLINE = float(os.environ.get("CRAC_S3_DEADLINE", "120"))
 
 
 class Target:
@@ -245,7 +247,7 @@ class S3Target(Target):
     object is uploaded whole (a PUT is atomic) and recorded in the manifest afterwards.
     """
 
-    parallel = 8
+    parallel = 4
     renames = False
 
     def __init__(self, url: str) -> None:
@@ -284,9 +286,28 @@ class S3Target(Target):
     def _full(self, key: str) -> str:
         return f"{self.root}/{key}"
 
+    def _with_deadline(self, fn, *args, **kwargs):
+        """Run an s3fs call under a deadline we enforce (botocore's timeouts do not cover every stall),
+        retrying a timed-out call twice; calls without an async twin run as they are."""
+        import fsspec.asyn
+
+        import inspect
+
+        afn = getattr(self.fs, "_" + getattr(fn, "__name__", ""), None)
+        if afn is None or not inspect.iscoroutinefunction(afn):
+            return fn(*args, **kwargs)
+        for attempt in range(3):
+            try:
+                return fsspec.asyn.sync(self.fs.loop, afn, *args, timeout=CALL_DEADLINE, **kwargs)
+            except fsspec.asyn.FSTimeoutError:
+                if attempt == 2:
+                    raise BackupError(f"{self.url}: the S3 server did not answer {fn.__name__} within "
+                                      f"{CALL_DEADLINE:.0f} s (3 tries)") from None
+        raise AssertionError("unreachable")
+
     def _call(self, fn, *args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            return self._with_deadline(fn, *args, **kwargs)
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001
