@@ -39,15 +39,24 @@ def _station_metadata(project: Project, st: StationConfig, periods: dict) -> dic
 
 
 def catalog_entries(project: Project) -> list[CatalogEntry]:
-    """One NetCDF product-set entry (``<id>_<product>``) and one mirror entry (``..._zarr``) per station."""
+    """One NetCDF product-set entry (``<id>_<product>``) and one mirror entry (``..._zarr``) per station.
+
+    Stations that left the station list stay in the catalog with ``retired: true`` in their metadata.
+    """
+    from .collect.registry import retired_stations
+
     entries = []
     archive = project.archive
-    for st in project.stations:
+    retired = set(retired_stations(archive))
+    known = {s.key for s in project.stations}
+    stations = list(project.stations) + _retired_configs(project, retired - known)
+    for st in stations:
         state = read_json(archive / "state" / "ingest" / f"{st.key}.json", default=None) or {"periods": {}}
         periods = {k: v for k, v in state["periods"].items() if Path(v["product"]).exists()}
         if not periods:
             continue
         meta = _station_metadata(project, st, periods)
+        meta["retired"] = st.key in retired
         files = tuple(Path(periods[k]["product"]) for k in sorted(periods, key=pd.Timestamp))
         what = f"{st.name or st.id} {st.product}"
         entries.append(CatalogEntry(st.key, "netcdf", files,
@@ -57,6 +66,21 @@ def catalog_entries(project: Project) -> list[CatalogEntry]:
             entries.append(CatalogEntry(f"{st.key}_zarr", "zarr", (mirror,),
                                         f"{what}: zarr mirror on a regular time grid", meta))
     return entries
+
+
+def _retired_configs(project: Project, keys: set[str]) -> list[StationConfig]:
+    """Minimal station configs for retired stations (from the registry state), so their products stay listed."""
+    state = read_json(project.archive / "state" / "collect" / "registry.json", default=None) or {"stations": {}}
+    out = []
+    for key in sorted(keys):
+        cfg = state["stations"].get(key, {}).get("config")
+        if not cfg:
+            continue  # nothing known about it: its products stay in the archive, unlisted
+        try:
+            out.append(StationConfig.model_validate(cfg))
+        except ValueError:
+            continue
+    return [s for s in out if s.key in keys]
 
 
 def build_catalog(project: Project | str | os.PathLike) -> Path:

@@ -274,10 +274,18 @@ class Project:
     stations : list[StationConfig]
     """
 
-    def __init__(self, path: Path, config: ProjectConfig, stations: list[StationConfig]) -> None:
+    def __init__(self, path: Path, config: ProjectConfig, stations: list[StationConfig],
+                 listed: set[str] | None = None) -> None:
         self.path = path
         self.config = config
         self.stations = stations
+        #: Keys of the stations that came from the station list (the others have station files).
+        self.listed = set(listed or ())
+
+    @property
+    def static_stations(self) -> list[StationConfig]:
+        """Stations defined by station files (not by the station list)."""
+        return [s for s in self.stations if s.key not in self.listed]
 
     @property
     def root(self) -> Path:
@@ -407,6 +415,25 @@ def load_station(path: str | os.PathLike, defaults: dict | None = None) -> Stati
     return st
 
 
+def _listed_stations(path: Path, cfg: ProjectConfig, static: set[str]) -> list[StationConfig]:
+    """Stations of the project's station list, from the copy the last collection kept in the archive.
+
+    ``crac collect`` re-reads the list (locally or over SFTP) every run and keeps a copy; every other stage
+    (ingest on the workers, quick-looks, catalog) sees the same stations without touching the network.
+    Stations defined by a station file win over the list.
+    """
+    if not cfg.collect.get("station_list"):
+        return []
+    folder = (path.parent / cfg.archive).resolve() / "state" / "collect"
+    caches = sorted(folder.glob("station_list.cache.*")) if folder.is_dir() else []
+    if not caches:
+        return []
+    from .collect.registry import parse_station_list  # collect imports config: import here
+
+    listed = parse_station_list(caches[0].read_bytes(), str(caches[0]), cfg.station_defaults)
+    return [s for s in listed if s.key not in static]
+
+
 def load_project(path: str | os.PathLike = "crac.yaml") -> Project:
     """Load and validate a project's ``crac.yaml`` and every station YAML under its stations folder.
 
@@ -440,10 +467,12 @@ def load_project(path: str | os.PathLike = "crac.yaml") -> Project:
     if sdir.is_dir():
         for f in sorted(sdir.glob("*.y*ml")):
             stations.append(load_station(f, cfg.station_defaults))
+    listed = _listed_stations(path, cfg, {s.key for s in stations})
+    stations += listed
     seen: dict[str, Path | None] = {}
     for s in stations:
         if s.key in seen:
             raise ConfigError(s.path, f"station {s.id!r} product {s.product!r} is also defined in "
                               f"{seen[s.key]}", key="id")
         seen[s.key] = s.path
-    return Project(path, cfg, stations)
+    return Project(path, cfg, stations, {s.key for s in listed})

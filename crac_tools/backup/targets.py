@@ -289,9 +289,9 @@ class S3Target(Target):
     def _with_deadline(self, fn, *args, **kwargs):
         """Run an s3fs call under a deadline we enforce (botocore's timeouts do not cover every stall),
         retrying a timed-out call twice; calls without an async twin run as they are."""
-        import fsspec.asyn
-
         import inspect
+
+        import fsspec.asyn
 
         afn = getattr(self.fs, "_" + getattr(fn, "__name__", ""), None)
         if afn is None or not inspect.iscoroutinefunction(afn):

@@ -203,12 +203,14 @@ def load_registry(location: str, archive: Path, root: Path, static_keys: list[st
     for s in stations:
         e = entries.get(s.key)
         if e is None:
-            entries[s.key] = {"first_seen": now, "last_seen": now, "retired": False, "sources": s.sources}
+            entries[s.key] = {"first_seen": now, "last_seen": now, "retired": False, "sources": s.sources,
+                              "config": s.model_dump(mode="json", exclude={"path"}, by_alias=True)}
             res.added.append(s.key)
             continue
         if e.get("retired"):
             res.returned.append(s.key)
-        e.update(last_seen=now, retired=False, sources=s.sources)
+        e.update(last_seen=now, retired=False, sources=s.sources,
+                 config=s.model_dump(mode="json", exclude={"path"}, by_alias=True))
         e.pop("retired_at", None)
     if res.warning is None:
         for key, e in entries.items():

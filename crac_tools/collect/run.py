@@ -179,12 +179,13 @@ def project_stations(project: Project, settings: CollectSettings | None = None) 
     settings = settings or collect_settings(project)
     if not settings.station_list:
         return list(project.stations), {}
+    static = project.static_stations
     from .registry import load_registry
 
     res = load_registry(settings.station_list, project.archive, project.root,
-                        [s.key for s in project.stations], project.config.station_defaults, settings.ssh)
+                        [s.key for s in static], project.config.station_defaults, settings.ssh)
     changes = {"added": res.added, "retired": res.retired, "returned": res.returned, "warning": res.warning}
-    return list(project.stations) + res.stations, changes
+    return static + res.stations, changes
 
 
 def collect_project(project: Project | str | os.PathLike,

@@ -111,3 +111,33 @@ def test_registry_stations_collected_by_project(tmp_path):
     r = collect_station(RawArchive(project.archive, "alpha_data"), stations[0].sources, settings)
     assert [c.name for c in r.copied] == ["a.dat"] and not r.failed
     assert Path(project.archive / "raw" / "alpha_data" / "a.dat").read_text() == "x\n"
+
+
+def test_listed_stations_are_ingested_and_retired_ones_stay_in_the_catalog(tmp_path, dask_client):
+    import pandas as pd
+
+    from crac_tools.catalog_project import build_catalog, catalog_entries
+    from crac_tools.collect.run import collect_project
+    from crac_tools.config import load_project
+    from crac_tools.pipeline import ingest
+    from crac_tools.simulate import met_columns, write_toa5
+    from crac_tools.templates import project_yaml
+
+    (tmp_path / "crac.yaml").write_text(project_yaml(name="t") + "collect:\n  station_list: stations.csv\n")
+    t = pd.date_range("2024-01-01", periods=48, freq="30min")
+    for sid in ("alpha", "bravo"):
+        write_toa5(tmp_path / sid / "TOA5.dat", t, met_columns(t, seed=1), station=sid, table="Met")
+    (tmp_path / "stations.csv").write_text(
+        f"id,lat,lon,sources\nalpha,1,2,{tmp_path}/alpha/*.dat\nbravo,3,4,{tmp_path}/bravo/*.dat\n")
+    collect_project(tmp_path / "crac.yaml")
+    report = ingest(tmp_path / "crac.yaml", client=dask_client)
+    assert sorted(b["station"] for b in report.built) == ["alpha_data", "bravo_data"]
+    # bravo leaves the list: collected no more, but its products stay in the catalog, marked retired
+    (tmp_path / "stations.csv").write_text(f"id,lat,lon,sources\nalpha,1,2,{tmp_path}/alpha/*.dat\n")
+    collect_project(tmp_path / "crac.yaml")
+    project = load_project(tmp_path / "crac.yaml")
+    assert [s.key for s in project.stations] == ["alpha_data"]
+    meta = {e.name: e.metadata for e in catalog_entries(project)}
+    assert meta["alpha_data"]["retired"] is False and meta["bravo_data"]["retired"] is True
+    assert meta["bravo_data"]["lat"] == 3.0
+    build_catalog(project)
