@@ -331,15 +331,18 @@ def stamp_to_time(seconds: np.ndarray, nanoseconds: np.ndarray | int = 0) -> np.
 
 
 def _ascii_uniques(raw: np.ndarray) -> tuple[list[str], np.ndarray]:
-    uniq, inverse = np.unique(raw, return_inverse=True)
+    """Distinct texts of fixed-size ASCII fields and each record's index into them (pyarrow hashing)."""
+    import pyarrow as pa
+
+    encoded = pa.array(np.ascontiguousarray(raw).reshape(-1)).dictionary_encode()
     texts = []
-    for b in uniq.tolist():  # one Python step per distinct value
+    for b in encoded.dictionary.to_pylist():  # one Python step per distinct value
         b = b.split(b"\x00", 1)[0]
         try:
             texts.append(b.decode("utf-8"))
         except UnicodeDecodeError:
             texts.append(b.decode("latin-1"))
-    return texts, inverse.reshape(-1)
+    return texts, encoded.indices.to_numpy(zero_copy_only=False)
 
 
 def decode_ascii(raw: np.ndarray) -> np.ndarray:
@@ -455,7 +458,8 @@ def build_dataset(time: np.ndarray, columns: list[Column], attrs: dict, time_att
         if new != col.name:
             var_attrs["original_name"] = col.name
         var_attrs.update(col.attrs or {})
-        var = xr.Variable(("time",), col.values, var_attrs)
+        # object (text) arrays go in as they are: xarray would round-trip them through pandas strings
+        var = xr.Variable(("time",), col.values, var_attrs, fastpath=col.values.dtype == object)
         if col.values.dtype.kind == "f":
             var.encoding["_FillValue"] = (np.nan if col.fill_value is None
                                           else col.values.dtype.type(col.fill_value))

@@ -365,7 +365,8 @@ def _build(header: _Header, arrays: list[np.ndarray], path: Path, truncated: lis
         var_attrs["long_name"] = f"{name} ({header.process[j]})" if header.process[j] else name
         if new != name:
             var_attrs["original_name"] = name
-        var = xr.Variable(("time",), values, var_attrs)
+        # object (text) arrays go in as they are: xarray would round-trip them through pandas strings
+        var = xr.Variable(("time",), values, var_attrs, fastpath=values.dtype == object)
         if values.dtype.kind == "f":
             var.encoding["_FillValue"] = np.nan
         data_vars[new] = var
