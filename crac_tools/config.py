@@ -187,10 +187,15 @@ class NamingConfig(_Model):
     """How product files are named (fields: station, product, period, start, end, version)."""
 
     template: str = "{station}_{product}_{start:%Y%m%dT%H%M%S}_v{version}.nc"
+    #: Quick-look image names (same fields; the suffix is replaced by .png). Empty: the product's name.
+    #: E.g. the ESPO image convention: ``"IM{start:%Y%m%d_%H%M}_{station}.png"``.
+    image_template: str = ""
 
-    @field_validator("template")
+    @field_validator("template", "image_template")
     @classmethod
     def _check(cls, v: str) -> str:
+        if v == "":
+            return v
         try:
             v.format(station="s", product="p", period="day", start=dt.datetime(2000, 1, 1),
                      end=dt.datetime(2000, 1, 2), version=1)

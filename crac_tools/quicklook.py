@@ -17,11 +17,22 @@ from pathlib import Path
 import pandas as pd
 
 from .config import Project, load_project
+from .conventions.naming import product_name
 from .fsutil import read_json
 from .plot import write_quicklook_pdf, write_quicklook_png
 from .store import open_product
 
 log = logging.getLogger(__name__)
+
+
+def _image_name(project: Project, st, product: Path, start, end, entry: dict) -> str:
+    """The quick-look's file name: the project's image template, or the product's name with .png."""
+    tpl = project.config.naming.image_template
+    if not tpl:
+        return product.stem + ".png"
+    name = product_name(tpl, st.id, st.product, project.period_of(st), start, end,
+                        int(entry.get("version", project.config.products.version)))
+    return name if Path(name).suffix.lower() == ".png" else str(Path(name).with_suffix(".png"))
 
 
 def quicklook_project(project: Project | str | os.PathLike, stations: list[str] | None = None, start=None,
@@ -51,7 +62,7 @@ def quicklook_project(project: Project | str | os.PathLike, stations: list[str] 
             if not product.exists() or (lo is not None and pe <= lo) or (hi is not None and ps >= hi):
                 continue
             products.append(product)
-            png = outdir / (product.stem + ".png")
+            png = outdir / _image_name(project, st, product, ps, pe, entry)
             if force or not png.exists() or png.stat().st_mtime < product.stat().st_mtime:
                 write_quicklook_png(open_product(product), png)
                 written.append(png)

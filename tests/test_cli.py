@@ -76,3 +76,20 @@ def test_collect_missing_source_folder_fails(tmp_path):
     (tmp_path / "field" / "s1").rmdir()
     res = CliRunner().invoke(main, ["collect", "--config", str(cfg)])
     assert res.exit_code == 1 and "not found" in res.output
+
+
+def test_quicklook_names_follow_the_image_template(tmp_path):
+    from crac_tools.conventions.naming import parse_name
+
+    cfg = make_project(tmp_path, {"s1": {"interval": "30min"}})
+    cfg.write_text(cfg.read_text().replace("naming:\n", 'naming:\n  image_template: "IM{start:%Y%m%d_%H%M}.PNG"\n'))
+    t = pd.date_range("2024-01-01", periods=96, freq="30min")
+    write_toa5(tmp_path / "field/s1/TOA5_ok.dat", t, met_columns(t, seed=1), station="s1", table="Met")
+    r = CliRunner()
+    assert r.invoke(main, ["collect", "--config", str(cfg)]).exit_code == 0
+    assert r.invoke(main, ["ingest", "--config", str(cfg)]).exit_code == 0
+    res = r.invoke(main, ["quicklook", "--config", str(cfg)])
+    assert res.exit_code == 0, res.output
+    pngs = sorted(p.name for p in (tmp_path / "archive/quicklook/s1_met").glob("IM*"))
+    assert pngs == ["IM20240101_0000.PNG", "IM20240102_0000.PNG"]
+    assert parse_name("IM20240101_0000.PNG")["convention"] == "espo_image"
