@@ -334,15 +334,20 @@ def _ascii_uniques(raw: np.ndarray) -> tuple[list[str], np.ndarray]:
     """Distinct texts of fixed-size ASCII fields and each record's index into them (pyarrow hashing)."""
     import pyarrow as pa
 
-    encoded = pa.array(np.ascontiguousarray(raw).reshape(-1)).dictionary_encode()
+    flat = np.ascontiguousarray(raw).reshape(-1)
+    if (flat == flat[0]).all():  # a constant field (common: serial numbers, program ids): no hashing
+        values, indices = [flat[0].tobytes()], np.zeros(flat.size, dtype=np.int32)
+    else:
+        encoded = pa.array(flat).dictionary_encode()
+        values, indices = encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False)
     texts = []
-    for b in encoded.dictionary.to_pylist():  # one Python step per distinct value
+    for b in values:  # one Python step per distinct value
         b = b.split(b"\x00", 1)[0]
         try:
             texts.append(b.decode("utf-8"))
         except UnicodeDecodeError:
             texts.append(b.decode("latin-1"))
-    return texts, encoded.indices.to_numpy(zero_copy_only=False)
+    return texts, indices
 
 
 def decode_ascii(raw: np.ndarray) -> np.ndarray:
