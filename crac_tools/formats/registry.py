@@ -184,6 +184,21 @@ def read_tree(path: str | os.PathLike, format: str | None = None, **options) -> 
     return get_reader(path, format).read_tree(path, **options)
 
 
+def in_worker() -> bool:
+    """Whether this code runs inside a dask worker (readers then stay single-threaded)."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return False
+    try:
+        from distributed import get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
 def single_table_tree(ds: xr.Dataset, name: str) -> xr.DataTree:
     """Wrap a single-table Dataset as a DataTree with one child group ``name``."""
     return xr.DataTree.from_dict({name: ds}, name=None)

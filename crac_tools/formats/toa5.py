@@ -34,7 +34,7 @@ import pyarrow.csv as pacsv
 import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
-from .registry import TimeRange, register, single_table_tree
+from .registry import TimeRange, in_worker, register, single_table_tree
 
 _BOM = b"\xef\xbb\xbf"
 _MAGIC = b'"TOA5"'
@@ -394,7 +394,7 @@ class Toa5Reader:
             head = head[len(_BOM):]
         return head.startswith(_MAGIC)
 
-    def read(self, path: str | os.PathLike, table: str | None = None, use_threads: bool = False,
+    def read(self, path: str | os.PathLike, table: str | None = None, use_threads: bool | None = None,
              **options) -> xr.Dataset:
         """Read a TOA5 file into an :class:`xarray.Dataset`.
 
@@ -405,7 +405,8 @@ class Toa5Reader:
         table
             When given, the table name the file must hold (header line 1, last field).
         use_threads
-            Let pyarrow use several threads (off by default: the pipeline parallelises across processes).
+            Let pyarrow use several threads. Default: yes for files over 4 MB read interactively, no inside a
+            dask worker (the pipeline parallelises across processes, one thread each).
         **options
             Accepted for the reader protocol; not used.
 
@@ -449,6 +450,8 @@ class Toa5Reader:
         tab = None
         if end > start:
             try:
+                if use_threads is None:
+                    use_threads = end - start > (4 << 20) and not in_worker()
                 tab = _parse(memoryview(raw)[start:end], header, kinds, guessed, path, use_threads, last_line)
             except _LastLineBad as bad:
                 warn(TruncatedRecordWarning, f"{path}, line {bad.line}: truncated last line left out "
