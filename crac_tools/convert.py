@@ -18,6 +18,7 @@ PosixPath('out/groundbased_cr1000_station_station_20140411t000000z_20140606t0000
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shlex
@@ -32,6 +33,8 @@ from .config import Location, Project, ProjectConfig, ProjectInfo, StationConfig
 from .errors import CracError
 
 _ID_RE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+log = logging.getLogger(__name__)
 
 
 class ConvertError(CracError, ValueError):
@@ -186,7 +189,7 @@ def convert(input: str | os.PathLike, to: Literal["cf", "geoms"] = "cf", templat
     attrs
         GEOMS global attributes overriding everything else (``to='geoms'`` only).
     echo
-        Print the path written.
+        Log the path written (the ``crac convert`` command prints it).
 
     Raises
     ------
@@ -226,7 +229,7 @@ def convert(input: str | os.PathLike, to: Literal["cf", "geoms"] = "cf", templat
         product, name = _cf_product(ds, path, station, known, project, version)
         written = write_product(product, out_dir / name)
     if echo:
-        print(written)
+        log.info("wrote %s", written)
     return written
 
 

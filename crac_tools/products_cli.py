@@ -60,7 +60,8 @@ def convert(input: Path, to: str, template: Path | None, out: Path, netcdf4: boo
             raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--attr")
         pairs[key.strip()] = value
     try:
-        run(input, to=to, template=template, out_dir=out, version=version,
-            fmt="netcdf4" if netcdf4 else "hdf5", attrs=pairs or None, echo=True)
+        written = run(input, to=to, template=template, out_dir=out, version=version,
+                      fmt="netcdf4" if netcdf4 else "hdf5", attrs=pairs or None, echo=False)
     except CracError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(str(written))

@@ -39,10 +39,11 @@ def _read(path):
 
 
 @pytest.mark.parametrize("name", FILES)
-def test_convert_to_cf(testdata, tmp_path, name, capsys):
+def test_convert_to_cf(testdata, tmp_path, name, caplog):
     src = _read(testdata / name)
-    path = convert(testdata / name, to="cf", out_dir=tmp_path)
-    assert capsys.readouterr().out.strip() == str(path)
+    with caplog.at_level("INFO", logger="crac_tools.convert"):
+        path = convert(testdata / name, to="cf", out_dir=tmp_path)
+    assert f"wrote {path}" in caplog.text
     assert path.suffix == ".nc" and path.parent == tmp_path
     with xr.open_dataset(path) as ds:
         assert ds.attrs["Conventions"] == "CF-1.10, ACDD-1.3"
