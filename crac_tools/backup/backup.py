@@ -31,7 +31,9 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config import ProjectConfig, _load_yaml
+from pydantic import ValidationError
+
+from ..config import ProjectConfig, _format_validation, _load_yaml
 from ..errors import ConfigError
 from ..fsutil import TMP_PREFIX, atomic_write_json, read_json
 from .errors import BackupError
@@ -91,28 +93,17 @@ def project_settings(config: str | os.PathLike = "crac.yaml") -> ProjectSettings
     if path.is_dir():
         path = path / "crac.yaml"
     path = path.resolve()
-    data = _load_yaml(path)
-    raw_backup = data.pop("backup", None) or {}
+    data = _load_yaml(path)  # only crac.yaml: a broken station file must not stop a backup
     try:
         cfg = ProjectConfig.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError: reuse the config module's formatting
-        from pydantic import ValidationError
-
-        from ..config import _format_validation
-
-        if isinstance(exc, ValidationError):
-            raise _format_validation(path, exc) from None
-        raise
+    except ValidationError as exc:
+        raise _format_validation(path, exc) from None
     try:
-        bcfg = BackupConfig.model_validate(raw_backup)
-    except Exception as exc:
-        from pydantic import ValidationError
-
-        if isinstance(exc, ValidationError):
-            e = exc.errors()[0]
-            key = "backup." + ".".join(str(x) for x in e["loc"])
-            raise ConfigError(path, f"{e['msg']}", key=key.rstrip(".")) from None
-        raise
+        bcfg = BackupConfig.model_validate(cfg.backup)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        key = "backup." + ".".join(str(x) for x in e["loc"])
+        raise ConfigError(path, f"{e['msg']}", key=key.rstrip(".")) from None
     root = path.parent
     return ProjectSettings(path, root, (root / cfg.archive).resolve(), root / cfg.stations_dir, bcfg)
 
