@@ -682,8 +682,6 @@ def _extend(sp: _StationPlan, project: Project, interval: pd.Timedelta, new_vars
 
 def _all_products(sp: _StationPlan) -> list[PeriodResult]:
     """Every product of a station as results (for a full mirror rebuild)."""
-    from .store import open_product
-
     out = []
     for start, entry in sorted(sp.state["periods"].items()):
         path = Path(entry["product"])
