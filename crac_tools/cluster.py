@@ -15,6 +15,61 @@ from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
+_preloaded = False
+
+
+#: Modules a worker needs for every task, imported once in the fork server instead of in every worker.
+WORKER_PRELOAD = ("numpy", "pandas", "pyarrow", "pyarrow.csv", "xarray", "dask.array", "netCDF4", "zarr",
+                  "crac_tools.pipeline", "crac_tools.store", "crac_tools.formats.registry")
+
+
+def worker_start_method() -> str:
+    """How local worker processes start: ``forkserver`` where the platform has it, unless dask is told otherwise.
+
+    dask's default is ``spawn``: every worker is a fresh interpreter that imports distributed, numpy,
+    pandas, xarray, netCDF4, zarr and the readers again (about 1.5 s on 2 cores for 2 workers, and again on
+    every run of a notebook or daemon). A fork server imports them once, single-threaded, and forks each
+    worker from that clean state (never from the multi-threaded coordinator, so it is as safe as spawn);
+    later clusters in the same process start in about 0.1 s. A method set in the dask configuration
+    (``distributed.worker.multiprocessing-method``) other than dask's default is respected.
+
+    Examples
+    --------
+    >>> worker_start_method() in ("forkserver", "spawn", "fork")
+    True
+    """
+    import multiprocessing
+
+    import dask
+
+    method = dask.config.get("distributed.worker.multiprocessing-method", "spawn")
+    if method != "spawn" or "forkserver" not in multiprocessing.get_all_start_methods():
+        return method
+    _preload_forkserver()
+    return "forkserver"
+
+
+def _preload_forkserver() -> None:
+    """Add crac_tools' worker modules to the fork server's preload list (before it starts; once)."""
+    global _preloaded
+    if _preloaded:
+        return
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    import dask
+    from distributed.utils import get_mp_context
+
+    from .formats.registry import _READER_MODULES
+
+    with dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"}):
+        get_mp_context()  # distributed sets its own preload list on first use; ours extends it
+    current = list(getattr(forkserver._forkserver, "_preload_modules", None) or [])
+    wanted = [*WORKER_PRELOAD, *_READER_MODULES]
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        current + [m for m in wanted if m not in current])
+    _preloaded = True
+
 
 @contextlib.contextmanager
 def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> Iterator:
@@ -25,6 +80,7 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> I
     """
     import os
 
+    import dask
     from distributed import Client, LocalCluster
 
     # distributed configures its own loggers at import (INFO); follow the application's level instead
@@ -42,8 +98,9 @@ def dask_client(scheduler: str | None = None, n_workers: int | None = None) -> I
             client.close()
         return
     n = n_workers or max(1, min(os.cpu_count() or 1, 8))
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                           silence_logs=logging.WARNING)
+    with dask.config.set({"distributed.worker.multiprocessing-method": worker_start_method()}):
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               silence_logs=logging.WARNING)
     client = Client(cluster)
     try:
         yield client

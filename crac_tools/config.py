@@ -238,6 +238,9 @@ class DaskConfig(_Model):
 
     scheduler: str | None = None
     n_workers: int | None = Field(default=None, ge=1)
+    #: Runs with less raw input than this (MB) are built in the calling process: starting a local cluster
+    #: costs more than such a run. 0 always uses the cluster. Ignored when a scheduler is given.
+    inline_below_mb: float = Field(default=64.0, ge=0)
 
 
 class ProjectConfig(_Model):

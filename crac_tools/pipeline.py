@@ -493,7 +493,12 @@ def ingest(
         todo = [sp for sp in plans if sp.tasks]
         if todo:
             scheduler = scheduler or project.config.dask.scheduler
-            ctx = contextlib.nullcontext(client) if client is not None else _client(scheduler, project)
+            if client is None and not scheduler and _inline(project, todo):
+                ctx = contextlib.nullcontext(None)
+            elif client is not None:
+                ctx = contextlib.nullcontext(client)
+            else:
+                ctx = _client(scheduler, project)
             # start the cluster (and warm its workers' imports) while the coordinator prepares the mirrors
             with ThreadPoolExecutor(1) as pool:
                 starting = pool.submit(_enter_and_warm, ctx)
@@ -529,8 +534,26 @@ def _warm_imports() -> None:
     xr.Variable("x", [0.0])  # xarray's first Variable imports dask.array when dask is installed
 
 
+def _inline(project: Project, plans: list[_StationPlan]) -> bool:
+    """Whether this run is small enough to run here: less raw input than ``dask.inline_below_mb``."""
+    limit = project.config.dask.inline_below_mb * 1_000_000
+    if limit <= 0:
+        return False
+    total = 0
+    for sp in plans:
+        for name in {f.path for t in sp.tasks for f in t.files}:
+            with contextlib.suppress(OSError):
+                total += os.stat(name).st_size
+            if total >= limit:
+                return False
+    log.info("ingest of %.1f MB runs in this process (below dask.inline_below_mb)", total / 1e6)
+    return True
+
+
 def _enter_and_warm(ctx):
     cl = ctx.__enter__()
+    if cl is None:
+        return None
     try:
         cl.run(_warm_imports)
     except Exception as exc:  # warming is an optimisation; the tasks import what they need anyway
@@ -544,28 +567,42 @@ def _client(scheduler: str | None, project: Project):
     return dask_client(scheduler, project.config.dask.n_workers)
 
 
-def _run(client, project: Project, plans: list[_StationPlan], report: IngestReport,
-         progress: Callable[[int, int], None] | None) -> None:
+def _outcomes(client, tasks: list[PeriodTask]):
+    """Run ``build_period`` on every task (on the cluster, or here when ``client`` is None); yield results."""
+    if client is None:
+        for task in tasks:
+            yield build_period(task)
+        return
     from distributed import as_completed
 
-    total = sum(len(sp.tasks) for sp in plans)
-    done = 0
     futures = as_completed()
     owners: dict[str, PeriodTask] = {}
+    for task in tasks:
+        fut = client.submit(build_period, task, pure=False)
+        owners[fut.key] = task
+        futures.add(fut)
+    for fut in futures:
+        try:
+            yield fut.result()
+        except Exception as exc:  # a worker died or the task could not run: report it, go on
+            task = owners[fut.key]
+            yield PeriodResult(task.key, task.start, task.end, task.fingerprint,
+                               error=f"task failed on the cluster: {type(exc).__name__}: {exc}")
+
+
+def _run(client, project: Project, plans: list[_StationPlan], report: IngestReport,
+         progress: Callable[[int, int], None] | None) -> None:
+    total = sum(len(sp.tasks) for sp in plans)
+    done = 0
     by_key = {sp.station.key: sp for sp in plans}
+    tasks = []
     for sp in plans:
         for t in sp.tasks:
             t.layout = sp.layout
             t.interval = t.interval or sp.interval
-            _submit(client, futures, owners, t)
+            tasks.append(t)
     results: dict[str, list[PeriodResult]] = {sp.station.key: [] for sp in plans}
-    for fut in futures:
-        try:
-            res: PeriodResult = fut.result()
-        except Exception as exc:  # a worker died or the task could not run: report it, go on
-            task = owners[fut.key]
-            res = PeriodResult(task.key, task.start, task.end, task.fingerprint,
-                               error=f"task failed on the cluster: {type(exc).__name__}: {exc}")
+    for res in _outcomes(client, tasks):
         sp = by_key[res.key]
         results[res.key].append(res)
         report.workers.add(res.worker)
@@ -604,11 +641,12 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
             report.failures.append({"key": key, "error": f"mirror: {exc}"})
             continue
         for r in late:
-            mirror_futs.append(client.submit(mirror_period, str(sp.mirror_path), sp.layout, r.product_path,
-                                             r.start, r.end, pure=False))
+            mirror_futs.append((mirror_period, str(sp.mirror_path), sp.layout, r.product_path, r.start, r.end))
+    if client is not None:
+        mirror_futs = [client.submit(*call, pure=False) for call in mirror_futs]
     for f in mirror_futs:
         try:
-            report.workers.add(f.result())
+            report.workers.add(f.result() if client is not None else f[0](*f[1:]))
         except Exception as exc:  # reported, never fatal: the mirror can be rebuilt from the products
             report.failures.append({"key": "mirror", "error": f"{type(exc).__name__}: {exc}"})
 
@@ -654,12 +692,6 @@ def _prepare_station_mirror(sp: _StationPlan, project: Project, report: IngestRe
         report.failures.append({"key": sp.station.key, "error": f"mirror: {exc}"})
         sp.mirror_path = None
         sp.layout = None
-
-
-def _submit(client, futures, owners: dict, task: PeriodTask) -> None:
-    fut = client.submit(build_period, task, pure=False)
-    owners[fut.key] = task
-    futures.add(fut)
 
 
 def _interval_of(sp: _StationPlan, res: PeriodResult) -> pd.Timedelta | None:

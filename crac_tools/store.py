@@ -21,10 +21,12 @@ Examples
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,7 @@ import xarray as xr
 
 from .config import CHUNK_UNIT
 from .errors import StoreError
-from .fsutil import atomic_path, fsync_dir
+from .fsutil import TMP_PREFIX, atomic_path, fsync_dir
 
 log = logging.getLogger(__name__)
 
@@ -414,7 +416,7 @@ def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start:
 
     Records are placed in the grid slot nearest to their time; slots without a record are NaN / NaT.
     """
-    import zarr
+    from zarr.core.sync import sync
 
     i0, i1 = layout.index(start), layout.index(end)
     if i0 % layout.chunk or i1 % layout.chunk and i1 != layout.length:
@@ -428,7 +430,7 @@ def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start:
     off_grid = int(np.count_nonzero(rel % step))
     ok = (slot >= 0) & (slot < n)
     slot = slot[ok]
-    g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    region = {}
     for name, dt in layout.variables.items():
         out = np.full(n, NAT if np.dtype(dt).kind == "M" else np.nan,
                       dtype=np.int64 if np.dtype(dt).kind == "M" else dt)
@@ -439,8 +441,90 @@ def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start:
             elif vals.dtype.kind == "b":
                 vals = vals.astype("f8")
             out[slot] = vals
-        g[name][i0:i1] = out
+        region[name] = out
+    if not _write_chunks(Path(path), layout, region, i0, i1):
+        sync(_write_region(path, region, i0, i1))
     return off_grid
+
+
+#: zarr.json identity (path, mtime, size) -> how to encode that array's chunks, or None when not plain.
+_CHUNK_FORMATS: dict[tuple[str, int, int], tuple[np.dtype, Any] | None] = {}
+_PLAIN_KEYS = {"name": "default", "configuration": {"separator": "/"}}
+_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def _chunk_format(array_dir: Path, chunk: int) -> tuple[np.dtype, Any] | None:
+    """(dtype, numcodecs Blosc) for a mirror array stored the way :func:`prepare_mirror` makes them, else None.
+
+    Only the plain layout is handled (zarr v3, regular 1-d chunks of ``chunk``, "/" chunk keys, little-endian
+    bytes then blosc, no storage transformers); anything else is written by zarr itself.
+    """
+    meta_path = array_dir / "zarr.json"
+    st = meta_path.stat()
+    key = (str(array_dir), st.st_mtime_ns, st.st_size)
+    if key not in _CHUNK_FORMATS:
+        import json
+
+        from numcodecs import Blosc
+
+        meta = json.loads(meta_path.read_bytes())
+        codecs = meta.get("codecs") or []
+        fmt = None
+        if (meta.get("zarr_format") == 3 and meta.get("chunk_key_encoding") == _PLAIN_KEYS
+                and meta.get("chunk_grid") == {"name": "regular", "configuration": {"chunk_shape": [chunk]}}
+                and not meta.get("storage_transformers") and len(codecs) == 2
+                and codecs[0] == {"name": "bytes", "configuration": {"endian": "little"}}
+                and codecs[1].get("name") == "blosc"
+                and meta.get("data_type") in ("float32", "float64", "int64")):
+            cfg = dict(codecs[1]["configuration"])
+            cfg["shuffle"] = _SHUFFLE[cfg["shuffle"]]
+            fmt = (np.dtype(meta["data_type"]).newbyteorder("<"), Blosc.from_config(cfg))
+        _CHUNK_FORMATS[key] = fmt
+    return _CHUNK_FORMATS[key]
+
+
+def _write_chunks(path: Path, layout: MirrorLayout, region: dict[str, np.ndarray], i0: int, i1: int) -> bool:
+    """Encode and write whole chunks of a plain mirror directly (same bytes zarr writes, ~10x less overhead).
+
+    Each chunk file is written under a temporary name and renamed into place; a chunk that holds only the
+    fill value is removed instead (as zarr does by default). Returns False, writing nothing, when an array
+    is not in the plain layout (see :func:`_chunk_format`) or the region is not whole chunks.
+    """
+    if i0 % layout.chunk or (i1 - i0) % layout.chunk:
+        return False
+    formats = {}
+    for name in region:
+        fmt = _chunk_format(path / name, layout.chunk)
+        if fmt is None:
+            return False
+        formats[name] = fmt
+    for name, values in region.items():
+        dtype, codec = formats[name]
+        folder = path / name / "c"
+        folder.mkdir(exist_ok=True)
+        data = np.ascontiguousarray(values, dtype=dtype)
+        for k in range(i0 // layout.chunk, i1 // layout.chunk):
+            part = data[k * layout.chunk - i0:(k + 1) * layout.chunk - i0]
+            target = folder / str(k)
+            empty = np.isnan(part).all() if dtype.kind == "f" else bool((part == NAT).all())
+            if empty:
+                target.unlink(missing_ok=True)
+                continue
+            tmp = folder / f"{TMP_PREFIX}{k}.{os.getpid()}"
+            tmp.write_bytes(codec.encode(part.view(np.uint8)))
+            os.replace(tmp, target)
+    return True
+
+
+async def _write_region(path: Path, region: dict[str, np.ndarray], i0: int, i1: int) -> None:
+    """Write ``[i0, i1)`` of every array at once (one trip to zarr's event loop; chunks encoded concurrently)."""
+    import asyncio
+
+    from zarr.api.asynchronous import open_group
+
+    g = await open_group(store=str(path), mode="r+", use_consolidated=False)
+    arrays = await asyncio.gather(*(g.getitem(name) for name in region))
+    await asyncio.gather(*(a.setitem(slice(i0, i1), v) for a, v in zip(arrays, region.values(), strict=True)))
 
 
 def consolidate(path: Path) -> None:

@@ -47,6 +47,7 @@ products:
 dask:
   scheduler: null              # e.g. tcp://10.0.0.5:8786 to use an existing cluster; null = local processes
   n_workers: null              # local workers (default: number of cores)
+  inline_below_mb: 64          # smaller runs are built in this process (a cluster costs more); 0 = never
 """
 
 STATION_YAML = """\

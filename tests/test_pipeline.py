@@ -272,3 +272,24 @@ def test_geoms_mode_writes_a_valid_geoms_file_beside_the_product(project, dask_c
     assert back.sizes["time"] == nc.sizes["time"] == 1440
     state = json.loads((root / "archive/state/ingest/s1_met.json").read_text())
     assert sorted(p["geoms"] for p in state["periods"].values()) == [str(g) for g in geoms]
+
+
+def test_small_run_is_built_in_this_process(project):
+    report = ingest(project)  # 2 days of 1-min data: far below dask.inline_below_mb
+    assert report.ok, report.summary()
+    assert report.workers == {f"local:{os.getpid()}"}
+    files = _products(project.parent)
+    assert [xr.open_dataset(f, engine="h5netcdf").sizes["time"] for f in files] == [1440, 1320]
+    mirror = xr.open_zarr(project.parent / "archive" / "mirror" / "s1_met.zarr")
+    assert int(mirror["AirTC_Avg"].notnull().sum()) == int(sum(
+        xr.open_dataset(f, engine="h5netcdf")["AirTC_Avg"].notnull().sum() for f in files))
+
+
+def test_runs_above_the_inline_limit_use_a_local_cluster_of_processes(project):
+    text = project.read_text()
+    assert "inline_below_mb: 64" in text
+    project.write_text(text.replace("inline_below_mb: 64", "inline_below_mb: 0"))
+    report = ingest(project)
+    assert report.ok, report.summary()
+    assert report.workers and all(w.startswith("tcp://127.0.0.1:") for w in report.workers)
+    assert len(_products(project.parent)) == 2
