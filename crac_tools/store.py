@@ -99,11 +99,14 @@ def _write_netcdf4(ds: xr.Dataset, path: Path, enc: dict) -> None:
     datetimes (integer time since 1970 with CF units) and strings (variable-length); others raise TypeError."""
     import netCDF4
 
-    coords = [str(c) for c in ds.coords if c not in ds.dims]
+    coords = {str(c): set(v.dims) for c, v in ds.coords.items() if c not in ds.dims}
     with netCDF4.Dataset(path, "w", format="NETCDF4") as nc:
         for dim, size in ds.sizes.items():
             nc.createDimension(str(dim), size)
-        for name, var in list(ds.coords.items()) + list(ds.data_vars.items()):
+        data_vars = set(ds.data_vars)
+        variables = ds.variables
+        for name in [*ds.coords, *ds.data_vars]:
+            var = variables[name]
             name = str(name)
             e = enc.get(name, {})
             data = var.values
@@ -140,8 +143,8 @@ def _write_netcdf4(ds: xr.Dataset, path: Path, enc: dict) -> None:
                     v[...] = np.asarray(data, dtype=object)
             else:
                 raise TypeError(f"variable {name}: dtype {data.dtype} is not supported by the product writer")
-            if name in ds.data_vars:
-                mine = [c for c in coords if set(ds[c].dims) <= set(var.dims)]
+            if name in data_vars:
+                mine = [c for c, dims in coords.items() if dims <= set(var.dims)]
                 if mine:
                     attrs["coordinates"] = " ".join(mine)
             v.setncatts(_nc_attrs(attrs))
@@ -290,9 +293,9 @@ def _template(layout: MirrorLayout, names: dict[str, str], attrs: dict[str, dict
 
     n = 0 if empty else layout.length
     data = {}
-    enc: dict[str, dict] = {"time": {"chunks": (layout.chunk,), "units": f"nanoseconds since {EPOCH}",
-                                     "dtype": "int64"}}
     compressor = [BloscCodec(cname="lz4", clevel=5, shuffle="shuffle")]
+    enc: dict[str, dict] = {"time": {"chunks": (layout.chunk,), "units": f"nanoseconds since {EPOCH}",
+                                     "dtype": "int64", "compressors": compressor}}
     for name, dt in names.items():
         if empty:
             values = np.zeros(0, dtype=dt)
@@ -345,7 +348,7 @@ def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], a
         g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
         for key in g.array_keys():
             g[key].resize((layout.length,))
-        g["time"][:] = _grid(layout.origin, 0, layout.length, layout.interval).view(np.int64)
+        _write_time(path, layout, 0, layout.length)
         return MirrorLayout(layout.origin, layout.length, layout.interval, layout.chunk,
                             {**layout.variables, **new_vars})
     if (layout.origin < current.origin or layout.interval != current.interval
@@ -356,8 +359,7 @@ def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], a
     if length > current.length:
         for key in g.array_keys():
             g[key].resize((length,))
-        g["time"][current.length:length] = _grid(current.origin, current.length, length,
-                                                 current.interval).view(np.int64)
+        _write_time(path, current, current.length, length)
     merged = dict(current.variables)
     added = {k: v for k, v in new_vars.items() if k not in merged}
     if added:
@@ -369,6 +371,15 @@ def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], a
     g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
     g.attrs.update({**ga, "crac_dtypes": merged})
     return MirrorLayout(current.origin, length, current.interval, current.chunk, merged)
+
+
+def _write_time(path: Path, layout: MirrorLayout, start: int, stop: int) -> None:
+    """Write the mirror's time grid over ``[start, stop)`` (whole chunks directly, else through zarr)."""
+    values = _grid(layout.origin, start, stop, layout.interval).view(np.int64)
+    if not _write_chunks(path, layout, {"time": values}, start, stop):
+        import zarr
+
+        zarr.open_array(str(path / "time"), mode="r+")[start:stop] = values
 
 
 def remove_mirror(path: Path) -> None:
@@ -395,7 +406,9 @@ def compatible(layout: MirrorLayout | None, ds: xr.Dataset, start: pd.Timestamp,
 
 def _time_series(ds: xr.Dataset):
     """Data variables and non-index coordinates along ``time`` alone (what the mirror holds)."""
-    for name, var in list(ds.coords.items()) + list(ds.data_vars.items()):
+    variables = ds.variables  # Variables, not DataArrays: no per-variable coordinate bookkeeping
+    for name in [*ds.coords, *ds.data_vars]:
+        var = variables[name]
         if name != "time" and var.dims == ("time",):
             yield str(name), var
 

@@ -67,3 +67,14 @@ def test_unusual_array_layout_falls_back_to_zarr(tmp_path):
     got = xr.open_zarr(tmp_path / "m.zarr", consolidated=False).load()
     np.testing.assert_array_equal(got["x"].values[:24], ds["x"].values)
     np.testing.assert_array_equal(got["y"].values[:24], np.ones(24))
+
+
+def test_time_grid_is_written_and_extended(tmp_path):
+    lay = _mirror(tmp_path / "m.zarr")
+    assert (tmp_path / "m.zarr" / "time" / "c" / "1").exists()
+    longer = S.MirrorLayout(T0, 96, pd.Timedelta("1h"), 24, dict(lay.variables))
+    S.prepare_mirror(tmp_path / "m.zarr", longer, {}, {}, {})
+    got = xr.open_zarr(tmp_path / "m.zarr", consolidated=False)
+    expected = pd.date_range(T0, periods=96, freq="1h").as_unit("ns").values
+    np.testing.assert_array_equal(got["time"].values, expected)
+    assert S.read_layout(tmp_path / "m.zarr").length == 96
