@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from . import __version__
@@ -592,8 +593,8 @@ def _outcomes(client, tasks: list[PeriodTask]):
 
 def _run(client, project: Project, plans: list[_StationPlan], report: IngestReport,
          progress: Callable[[int, int], None] | None) -> None:
+    """Build every planned period, record the results, then mirror the periods the first round could not."""
     total = sum(len(sp.tasks) for sp in plans)
-    done = 0
     by_key = {sp.station.key: sp for sp in plans}
     tasks = []
     for sp in plans:
@@ -602,52 +603,59 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
             t.interval = t.interval or sp.interval
             tasks.append(t)
     results: dict[str, list[PeriodResult]] = {sp.station.key: [] for sp in plans}
-    for res in _outcomes(client, tasks):
-        sp = by_key[res.key]
+    for done, res in enumerate(_outcomes(client, tasks), 1):
         results[res.key].append(res)
         report.workers.add(res.worker)
-        done += 1
         if progress:
             progress(done, total)
-    # second round: periods whose variables were not yet in the mirror
-    mirror_futs = []
+    calls = []
     for key, rs in results.items():
-        sp = by_key[key]
-        _record(project, sp, rs, report)
-        late = [r for r in rs if r.product_path and not r.mirrored]
-        if sp.mirror_path is None or not late:
-            continue
-        interval = _interval_of(sp, late[0])
-        if interval is None:
-            continue
-        new_vars: dict[str, str] = {}
-        attrs: dict[str, dict] = {}
-        for r in late:
-            for k, v in r.mirror_vars.items():
-                if sp.layout and k in sp.layout.variables and sp.layout.variables[k] != v:
-                    if pd.api.types.pandas_dtype(v).itemsize > pd.api.types.pandas_dtype(
-                            sp.layout.variables[k]).itemsize:
-                        report.warnings.append(f"{key}: mirror variable {k} widened to {v}; mirror rebuilt")
-                        remove_mirror(sp.mirror_path)
-                        sp.layout = None
-                new_vars.setdefault(k, v)
-            attrs.update(r.var_attrs)
-        try:
-            if sp.layout is None:
-                # rebuild from every product of the station
-                late = _all_products(sp)
-            sp.layout = _extend(sp, project, interval, new_vars, attrs, late[0].global_attrs if late else {})
-        except StoreError as exc:
-            report.failures.append({"key": key, "error": f"mirror: {exc}"})
-            continue
-        for r in late:
-            mirror_futs.append((mirror_period, str(sp.mirror_path), sp.layout, r.product_path, r.start, r.end))
-    if client is not None:
-        mirror_futs = [client.submit(*call, pure=False) for call in mirror_futs]
-    for f in mirror_futs:
+        _record(project, by_key[key], rs, report)
+        calls += _late_mirror_calls(project, by_key[key], rs, report)
+    _call_all(client, calls, report)
+
+
+def _late_mirror_calls(project: Project, sp: _StationPlan, results: list[PeriodResult],
+                       report: IngestReport) -> list[tuple]:
+    """Second round: extend (or rebuild) the mirror for periods whose variables it did not hold yet.
+
+    Returns the ``mirror_period`` calls that fill it from the just-written products. A variable whose mirror
+    dtype must widen (float32 -> float64) forces a rebuild of the station's mirror from all its products.
+    """
+    late = [r for r in results if r.product_path and not r.mirrored]
+    if sp.mirror_path is None or not late:
+        return []
+    interval = _interval_of(sp, late[0])
+    if interval is None:
+        return []
+    new_vars: dict[str, str] = {}
+    attrs: dict[str, dict] = {}
+    for r in late:
+        for k, v in r.mirror_vars.items():
+            have = sp.layout.variables.get(k) if sp.layout else None
+            if have is not None and have != v and np.dtype(v).itemsize > np.dtype(have).itemsize:
+                report.warnings.append(f"{sp.station.key}: mirror variable {k} widened to {v}; mirror rebuilt")
+                remove_mirror(sp.mirror_path)
+                sp.layout = None
+            new_vars.setdefault(k, v)
+        attrs.update(r.var_attrs)
+    try:
+        if sp.layout is None:
+            late = _all_products(sp)
+        sp.layout = _extend(sp, project, interval, new_vars, attrs, late[0].global_attrs if late else {})
+    except StoreError as exc:
+        report.failures.append({"key": sp.station.key, "error": f"mirror: {exc}"})
+        return []
+    return [(mirror_period, str(sp.mirror_path), sp.layout, r.product_path, r.start, r.end) for r in late]
+
+
+def _call_all(client, calls: list[tuple], report: IngestReport) -> None:
+    """Run ``fn(*args)`` for each ``(fn, *args)`` (on the cluster, or here); failures are reported, not raised."""
+    futures = [client.submit(*call, pure=False) for call in calls] if client is not None else calls
+    for f in futures:
         try:
             report.workers.add(f.result() if client is not None else f[0](*f[1:]))
-        except Exception as exc:  # reported, never fatal: the mirror can be rebuilt from the products
+        except Exception as exc:  # never fatal: the mirror can be rebuilt from the products
             report.failures.append({"key": "mirror", "error": f"{type(exc).__name__}: {exc}"})
 
 

@@ -293,3 +293,27 @@ def test_runs_above_the_inline_limit_use_a_local_cluster_of_processes(project):
     assert report.ok, report.summary()
     assert report.workers and all(w.startswith("tcp://127.0.0.1:") for w in report.workers)
     assert len(_products(project.parent)) == 2
+
+
+def test_a_variable_that_needs_float64_later_rebuilds_the_mirror(project):
+    root = project.parent
+    assert ingest(project).ok
+    m = xr.open_zarr(root / "archive/mirror/s1_met.zarr")
+    assert m["AirTC_Avg"].dtype == np.float32
+    # day 3 brings a value with 12 significant digits: the product holds it as float64, the mirror must widen
+    t3 = pd.date_range(DAY + pd.Timedelta(days=2), periods=60, freq="1min")
+    cols = met_columns(t3, seed=3)
+    values, units, proc = cols["AirTC_Avg"]
+    values = values.astype(np.float64)
+    values[7] = 21.1234567891
+    cols["AirTC_Avg"] = (values, units, proc)
+    write_toa5(root / "field/s1/TOA5_s1.Met_c.dat", t3, cols, station="s1", table="Met")
+    collect_project(project)
+    report = ingest(project)
+    assert report.ok, report.summary()
+    assert any("widened to <f8; mirror rebuilt" in w for w in report.warnings)
+    m = xr.open_zarr(root / "archive/mirror/s1_met.zarr")
+    assert m["AirTC_Avg"].dtype == np.float64 and m.sizes["time"] == 3 * 1440
+    assert float(m["AirTC_Avg"].sel(time=t3[7])) == 21.1234567891
+    day1 = xr.open_dataset(_products(root)[0], engine="h5netcdf")
+    np.testing.assert_array_equal(m["AirTC_Avg"].values[:1440], day1["AirTC_Avg"].values.astype(np.float64))
