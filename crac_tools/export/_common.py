@@ -170,7 +170,8 @@ def _scalar(ds: xr.Dataset, name: str) -> float | None:
 def meta_of(ds: xr.Dataset) -> Meta:
     """Header metadata from a product's attributes (CF/ACDD names of :mod:`crac_tools.conventions.cf`)."""
     a = ds.attrs
-    station = str(a.get("station_id") or (ds["station_id"].values if "station_id" in ds.coords else "") or "station")
+    scalar_id = "station_id" in ds.coords and ds["station_id"].ndim == 0  # not a dimension of several stations
+    station = str(a.get("station_id") or (ds["station_id"].values if scalar_id else "") or "station")
     product = str(a.get("product") or "data")
     pi = to_ascii(a.get("creator_name") or "unknown")
     if "," not in pi and " " in pi.strip():
