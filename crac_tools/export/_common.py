@@ -6,12 +6,14 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ..errors import CracError
+from ..fsutil import atomic_path
 from .ascii_rules import Column, encode_column, to_ascii
 
 
@@ -43,6 +45,24 @@ def select(ds: xr.Dataset, start: object = None, end: object = None,
         ds = ds.isel(time=np.flatnonzero(keep))
     if ds.sizes["time"] == 0:
         raise ExportError(f"no records in [{start}, {end})")
+    names = pick_variables(ds, variables, "time", "no numeric time-dependent variables to export")
+    for n in names:
+        if ds[n].dims[0] != "time" and "time" in ds[n].dims:
+            ds[n] = ds[n].transpose("time", ...)
+    return ds[names]
+
+
+def pick_variables(ds: xr.Dataset, variables: Sequence[str] | None, dim: str, none: str) -> list[str]:
+    """The variables to export: ``variables`` (each must exist and be numeric), else every numeric one on ``dim``.
+
+    Raises :class:`ExportError` naming the unknown or non-numeric variables, or with ``none`` when nothing is left.
+
+    Examples
+    --------
+    >>> ds = xr.Dataset({"a": ("time", [1.0]), "s": ("time", ["x"])}, coords={"time": [0]})
+    >>> pick_variables(ds, None, "time", "nothing")
+    ['a']
+    """
     if variables:
         unknown = [v for v in variables if v not in ds.data_vars]
         if unknown:
@@ -50,15 +70,28 @@ def select(ds: xr.Dataset, start: object = None, end: object = None,
                               f"{', '.join(map(str, ds.data_vars))}")
         names = list(variables)
     else:
-        names = [str(v) for v, da in ds.data_vars.items() if da.dtype.kind in "biuf" and "time" in da.dims]
+        names = [str(v) for v, da in ds.data_vars.items() if da.dtype.kind in "biuf" and dim in da.dims]
     if not names:
-        raise ExportError("no numeric time-dependent variables to export")
+        raise ExportError(none)
     for n in names:
         if ds[n].dtype.kind not in "biuf":
             raise ExportError(f"variable {n!r} is {ds[n].dtype}, not numeric")
-        if ds[n].dims[0] != "time" and "time" in ds[n].dims:
-            ds[n] = ds[n].transpose("time", ...)
-    return ds[names]
+    return names
+
+
+def write_ascii(path: Path, text: str) -> Path:
+    """Write an exchange file atomically (temp + fsync + rename), ASCII with ``\\n`` line ends; return ``path``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> write_ascii(Path(tempfile.mkdtemp()) / "x.txt", "a b\\n").read_text()
+    'a b\\n'
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        Path(tmp).write_text(text, encoding="ascii", newline="\n")
+    return path
 
 
 def day_start(times: np.ndarray) -> pd.Timestamp:

@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from ..fsutil import atomic_path
-from ._common import ExportError, indoex_name, meta_of, provenance, select, units_of
+from ._common import ExportError, indoex_name, meta_of, provenance, select, units_of, write_ascii
 from .ascii_rules import MAX_LINE, AsciiRuleError, check_text, encode_column, to_ascii, wrap_text
 from .joss import utc_text
 
@@ -122,8 +121,4 @@ def write_csv(ds: xr.Dataset, out_dir: str | os.PathLike, *, units_row: bool = F
     """
     sel = select(ds, start, end, variables)
     text = csv_text(sel, units_row=units_row, comments=comments, missing=missing, source=source)
-    path = Path(out_dir) / indoex_name(ds, sel, "csv")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text, encoding="ascii", newline="\n")
-    return path
+    return write_ascii(Path(out_dir) / indoex_name(ds, sel, "csv"), text)

@@ -39,7 +39,6 @@ import pandas as pd
 import xarray as xr
 
 from ..conventions.naming import format_name
-from ..fsutil import atomic_path
 from ._common import (
     ExportError,
     day_start,
@@ -51,6 +50,7 @@ from ._common import (
     seconds_column,
     short_name,
     units_of,
+    write_ascii,
 )
 from .ascii_rules import MAX_LINE, AsciiRuleError, Column, check_text, to_ascii, wrap_text
 
@@ -325,9 +325,5 @@ def write_icartt(ds: xr.Dataset, out_dir: str | os.PathLike, *, time_label: Lite
     first = pd.Timestamp(sel["time"].values.min())
     if first != first.normalize():  # several files a day: the name carries the start time
         fields.update(start=first.to_pydatetime(), timed=True)
-    path = Path(out_dir) / format_name("icartt", **fields)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text, encoding="ascii", newline="\n")
-    return path
+    return write_ascii(Path(out_dir) / format_name("icartt", **fields), text)
 

@@ -34,8 +34,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..fsutil import atomic_path
-from ._common import ExportError, indoex_name, meta_of, provenance, select, units_of
+from ._common import ExportError, indoex_name, meta_of, provenance, select, units_of, write_ascii
 from .ascii_rules import MAX_LINE, AsciiRuleError, check_text, encode_column, pick_fill, to_ascii, wrap_text
 
 __all__ = ["END_OF_HEADER", "joss_text", "utc_text", "write_joss"]
@@ -160,8 +159,4 @@ def write_joss(ds: xr.Dataset, out_dir: str | os.PathLike, *, source: str | None
     """
     sel = select(ds, start, end, variables)
     text = joss_text(sel, source=source, align=align)
-    path = Path(out_dir) / indoex_name(ds, sel, "txt")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text, encoding="ascii", newline="\n")
-    return path
+    return write_ascii(Path(out_dir) / indoex_name(ds, sel, "txt"), text)

@@ -71,7 +71,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..fsutil import atomic_path
 from ._common import (
     ExportError,
     Meta,
@@ -81,10 +80,12 @@ from ._common import (
     interval_seconds,
     long_name_of,
     meta_of,
+    pick_variables,
     provenance,
     seconds_column,
     select,
     units_of,
+    write_ascii,
 )
 from .ascii_rules import (
     MAX_LINE,
@@ -627,20 +628,7 @@ def _select_labelled(ds: xr.Dataset, label: str, start: object, end: object,
             raise ExportError(f"cannot keep [{start}, {end}) on a 'time' coordinate on {ds['time'].dims}")
         if not all(ds.sizes[d] for d in ds["time"].dims + (label,)):
             raise ExportError(f"no records in [{start}, {end})")
-    if variables:
-        unknown = [v for v in variables if v not in ds.data_vars]
-        if unknown:
-            raise ExportError(f"unknown variable(s) {', '.join(unknown)}; the product has "
-                              f"{', '.join(map(str, ds.data_vars))}")
-        names = list(variables)
-    else:
-        names = [str(v) for v, da in ds.data_vars.items() if da.dtype.kind in "biuf" and label in da.dims]
-    if not names:
-        raise ExportError(f"no numeric variables on {label!r} to export")
-    for n in names:
-        if ds[n].dtype.kind not in "biuf":
-            raise ExportError(f"variable {n!r} is {ds[n].dtype}, not numeric")
-    return ds[names]
+    return ds[pick_variables(ds, variables, label, f"no numeric variables on {label!r} to export")]
 
 
 def write_nasa_ames(ds: xr.Dataset, out_dir: str | os.PathLike, *, ffi: int | None = None,
@@ -692,8 +680,4 @@ def write_nasa_ames(ds: xr.Dataset, out_dir: str | os.PathLike, *, ffi: int | No
         if a not in sel.variables:
             sel[a] = ds[a].sel(time=sel["time"]) if "time" in ds[a].dims else ds[a]
     text = nasa_ames_text(sel, ffi=ffi, aux=aux, allow_scale=allow_scale, source=source)
-    path = Path(out_dir) / indoex_name(ds, first, "na", name_template)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        Path(tmp).write_text(text, encoding="ascii", newline="\n")
-    return path
+    return write_ascii(Path(out_dir) / indoex_name(ds, first, "na", name_template), text)
