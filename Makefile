@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/readers.py
 	$(BIN)/python benchmarks/backup.py
+	$(BIN)/python benchmarks/web.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check crac_tools tests benchmarks

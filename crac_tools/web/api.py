@@ -13,6 +13,8 @@ page). Every answer holds only what the caller may see; embargoed and missing th
 ``GET /api/files``                     the file catalog table
 ``GET /api/reports``                   reports of visible stations; ``/api/reports/{station}/{id}`` one
 ``GET /api/catalog.yaml``              intake catalog of exactly what the caller may see
+``GET /api/stac``                      STAC 1.0 catalog of the same (:mod:`crac_tools.web.stac`)
+``GET /zarr/{key}.zarr/{zarr key}``    the dataset's zarr mirror, read-only (:mod:`crac_tools.web.zarr_store`)
 =====================================  ===============================================================
 """
 
@@ -39,6 +41,11 @@ from .downloads import (
 from .pages import _summary, file_rows, search_datasets
 from .responses import begin, error, private_json
 from .site import NotFound
+from .zarr_store import has_mirror, zarr_url
+
+
+def _base(site, request: Request) -> str:
+    return (site.config.public_url or str(request.base_url)).rstrip("/")
 
 
 async def download(request: Request) -> Response:
@@ -101,7 +108,9 @@ def dataset(request: Request) -> Response:
                                                                "lon": d.station.location.lon,
                                                                "alt": d.station.location.alt},
                          "attrs": info["attrs"], "variables": info["variables"], "periods": periods,
-                         "formats": list(FORMATS)})
+                         "formats": list(FORMATS),
+                         "zarr": zarr_url(_base(site, request), d) if has_mirror(site, d) else None,
+                         "stac": f"{_base(site, request)}/api/stac/{d.key}"})
 
 
 def product_file(request: Request) -> Response:
@@ -180,7 +189,8 @@ def intake_catalog(request: Request) -> Response:
     """An intake 2 catalog of exactly the datasets the caller may see, read over HTTP from this server.
 
     Entries read the product files through ``/api/datasets/{key}/files/{name}``; when the caller used a token,
-    each entry carries it as an ``Authorization`` header (the catalog is then as secret as the token).
+    each entry carries it as an ``Authorization`` header (the catalog is then as secret as the token). An entry's
+    metadata names the dataset's zarr mirror URL (``zarr_url``, for ``xr.open_zarr``) when it has one.
     """
     from intake.readers.datatypes import HDF5
     from intake.readers.readers import XArrayDatasetReader
@@ -188,7 +198,7 @@ def intake_catalog(request: Request) -> Response:
     from ..catalog import NETCDF_FILE_KWARGS, NETCDF_SET_KWARGS
 
     site, ctx = begin(request)
-    base = (site.config.public_url or str(request.base_url)).rstrip("/")
+    base = _base(site, request)
     storage = {"headers": {"Authorization": f"Bearer {ctx.token}"}} if ctx.token else None
     readers = []
     for d in site.visible(ctx):
@@ -198,6 +208,8 @@ def intake_catalog(request: Request) -> Response:
         meta = {"description": d.description, "kind": "netcdf", "station_id": d.station.id,
                 "station_name": d.station.name or d.station.id, "lat": d.station.location.lat,
                 "lon": d.station.location.lon, "alt": d.station.location.alt}
+        if has_mirror(site, d):
+            meta["zarr_url"] = zarr_url(base, d)
         kw = {k: v for k, v in (NETCDF_SET_KWARGS if len(urls) > 1 else NETCDF_FILE_KWARGS).items()
               if k != "open_local"}
         data = HDF5(urls if len(urls) > 1 else urls[0], storage_options=storage)

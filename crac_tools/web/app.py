@@ -27,7 +27,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..config import Project
-from . import api, pages
+from . import api, pages, plotdata, stac, tiles, zarr_store
 from .responses import error, not_found
 from .site import NotFound, Site, Unavailable
 
@@ -42,6 +42,7 @@ ROUTES = [
     Route("/search", pages.search, name="search"),
     Route("/datasets/{key}", pages.dataset_page, name="dataset"),
     Route("/datasets/{key}/plot", pages.plot_page, name="plot"),
+    Route("/datasets/{key}/plotdata", plotdata.plotdata, name="plotdata"),
     Route("/datasets/{key}/quicklook/{name}", pages.quicklook, name="quicklook"),
     Route("/datasets/{key}/download", api.download, name="download"),
     Route("/files", pages.files_page, name="files"),
@@ -68,6 +69,12 @@ ROUTES = [
     Route("/api/reports", api.reports, name="api_reports"),
     Route("/api/reports/{station}/{rid}", api.report, name="api_report"),
     Route("/api/catalog.yaml", api.intake_catalog, name="api_catalog"),
+    Route("/api/stac", stac.catalog, name="stac_catalog"),
+    Route("/api/stac/{key}", stac.collection, name="stac_collection"),
+    Route("/api/stac/{key}/items", stac.items, name="stac_items"),
+    Route("/api/stac/{key}/items/{item}", stac.item, name="stac_item"),
+    Route("/zarr/{key}.zarr/{path:path}", zarr_store.zarr_key, name="zarr_key"),
+    Route("/tiles/{z}/{x}/{y}.png", tiles.tile, name="tile"),
 ]
 
 

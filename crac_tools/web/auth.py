@@ -8,7 +8,9 @@
 * Scripts authenticate with ``Authorization: Bearer <token>``; tokens are created by ``crac serve --new-token
   USER`` or on the account page, shown once and stored as SHA-256 only.
 * After ``login_max_failures`` failed logins for a user name or from one address, further attempts are refused
-  (HTTP 429 with ``Retry-After``) for a back-off that doubles with every failure (at most 15 minutes).
+  (HTTP 429) for a back-off that doubles with every failure (at most 15 minutes). The counters live in
+  ``ARCHIVE/state/web/login-backoff.sqlite`` (:class:`LoginBackoff`: SQLite in WAL mode, keys are HMACs of the
+  user name and the address, never the plain values), so a restart or a second server process keeps them.
 
 Examples
 --------
@@ -20,11 +22,15 @@ Examples
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
+import math
 import secrets
+import sqlite3
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +40,8 @@ from .settings import ServeConfig
 
 SESSION_COOKIE = "crac_session"
 _MAX_BACKOFF = 900.0
+#: Failures older than this (since the last one) are forgotten.
+_FORGET_AFTER = 24 * 3600.0
 _DUMMY_HASH = None
 
 
@@ -86,10 +94,97 @@ def _iso(t: dt.datetime) -> str:
     return t.astimezone(dt.UTC).isoformat()
 
 
-@dataclass
-class _Failures:
-    count: int = 0
-    last: dt.datetime | None = None
+def backoff_seconds(count: int, max_failures: int, base: float, cap: float = _MAX_BACKOFF) -> float:
+    """The wait after ``count`` failures: none below ``max_failures``, then ``base`` doubling per failure, capped.
+
+    Examples
+    --------
+    >>> [backoff_seconds(n, 3, 2.0) for n in (2, 3, 4, 5)]
+    [0.0, 2.0, 4.0, 8.0]
+    >>> backoff_seconds(10_000, 3, 2.0)
+    900.0
+    """
+    if count < max_failures:
+        return 0.0
+    exponent = min(count - max_failures, 64)  # 2**64 * anything positive is past any cap
+    return float(min(cap, base * math.ldexp(1.0, exponent)))
+
+
+class LoginBackoff:
+    """Failed-login counters kept in a small SQLite file (WAL), shared by restarts and server processes.
+
+    Each counter is keyed by an HMAC (with the server secret) of ``kind:value`` (``user:alice``,
+    ``addr:192.0.2.7``), so the file names no user and no address. A counter holds the number of failures and
+    the instant of the last one; it is deleted on a successful login and forgotten a day after its last failure.
+
+    Parameters
+    ----------
+    path
+        The database file (created with mode 0600).
+    secret
+        The server secret the keys are derived with.
+
+    Examples
+    --------
+    >>> import tempfile, datetime as dt
+    >>> b = LoginBackoff(Path(tempfile.mkdtemp()) / "b.sqlite", b"k")
+    >>> t = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    >>> for _ in range(3):
+    ...     b.fail([("user", "bob")], t)
+    >>> b.wait([("user", "bob")], t, max_failures=3, base=2.0)
+    2.0
+    >>> LoginBackoff(b.path, b"k").wait([("user", "bob")], t + dt.timedelta(seconds=1), 3, 2.0)
+    1.0
+    """
+
+    def __init__(self, path: Path, secret: bytes) -> None:
+        self.path = Path(path)
+        self._secret = secret
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS failures (key TEXT PRIMARY KEY, count INTEGER NOT NULL, "
+                       "last REAL NOT NULL)")
+        self.path.chmod(0o600)
+
+    def _connect(self) -> contextlib.closing[sqlite3.Connection]:
+        # autocommit mode (explicit transactions where needed); closed at the end of each ``with`` block
+        db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        return contextlib.closing(db)
+
+    def _key(self, kind: str, value: str) -> str:
+        return hmac.new(self._secret, f"backoff:{kind}:{value}".encode("utf-8", "replace"), hashlib.sha256).hexdigest()
+
+    def wait(self, keys: Iterable[tuple[str, str]], now: dt.datetime, max_failures: int, base: float) -> float:
+        """Seconds before another attempt is allowed for every one of ``keys`` (0: may try now)."""
+        t = now.timestamp()
+        wait = 0.0
+        with self._connect() as db:
+            for kind, value in keys:
+                row = db.execute("SELECT count, last FROM failures WHERE key = ?", (self._key(kind, value),)).fetchone()
+                if row is None or int(row[0]) < max_failures or t - row[1] > _FORGET_AFTER:
+                    continue
+                wait = max(wait, row[1] + backoff_seconds(int(row[0]), max_failures, base) - t)
+        return max(0.0, wait)
+
+    def fail(self, keys: Iterable[tuple[str, str]], now: dt.datetime) -> None:
+        """Count one failed attempt against each of ``keys`` (one transaction)."""
+        t = now.timestamp()
+        with self._connect() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("DELETE FROM failures WHERE last < ?", (t - _FORGET_AFTER,))
+                for kind, value in keys:
+                    db.execute("INSERT INTO failures (key, count, last) VALUES (?, 1, ?) ON CONFLICT(key) DO UPDATE "
+                               "SET count = count + 1, last = excluded.last", (self._key(kind, value), t))
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+
+    def clear(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Forget the failures of ``keys`` (after a successful login)."""
+        with self._connect() as db:
+            db.executemany("DELETE FROM failures WHERE key = ?", [(self._key(k, v),) for k, v in keys])
 
 
 @dataclass
@@ -104,7 +199,6 @@ class AuthStore:
     folder: Path
     config: ServeConfig
     _lock: threading.RLock = field(default_factory=threading.RLock)
-    _fails: dict[tuple[str, str], _Failures] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -114,6 +208,7 @@ class AuthStore:
             atomic_write_json(secret_file, {"secret": secrets.token_hex(32)})
             secret_file.chmod(0o600)
         self.secret = read_json(secret_file)["secret"].encode("ascii")
+        self.backoff = LoginBackoff(self.folder / "login-backoff.sqlite", self.secret)
 
     # -- files ---------------------------------------------------------------------------------------
     def _read(self, name: str) -> dict:
@@ -156,30 +251,25 @@ class AuthStore:
 
     # -- login back-off ------------------------------------------------------------------------------
     def retry_after(self, name: str, address: str, now: dt.datetime) -> float:
-        """Seconds the caller must wait before another login attempt (0: may try now)."""
-        wait = 0.0
-        with self._lock:
-            for key in (("user", name), ("addr", address)):
-                f = self._fails.get(key)
-                if f is None or f.count < self.config.login_max_failures or f.last is None:
-                    continue
-                backoff = min(_MAX_BACKOFF, self.config.login_backoff_seconds
-                              * 2 ** (f.count - self.config.login_max_failures))
-                wait = max(wait, (f.last + dt.timedelta(seconds=backoff) - now).total_seconds())
-        return max(0.0, wait)
+        """Seconds the caller must wait before another login attempt (0: may try now).
+
+        Examples
+        --------
+        >>> store.retry_after("alice", "192.0.2.7", now)  # doctest: +SKIP
+        0.0
+        """
+        return self.backoff.wait((("user", name), ("addr", address)), now, self.config.login_max_failures,
+                                 self.config.login_backoff_seconds)
 
     def login(self, name: str, password: str, address: str, now: dt.datetime) -> str | None:
         """Check a password; on success return a new session id (the cookie value), else None."""
         ok = verify_password(password, self._hash_of(name))
+        keys = (("user", name), ("addr", address))
+        if not ok:
+            self.backoff.fail(keys, now)
+            return None
+        self.backoff.clear(keys)
         with self._lock:
-            if not ok:
-                for key in (("user", name), ("addr", address)):
-                    f = self._fails.setdefault(key, _Failures())
-                    f.count += 1
-                    f.last = now
-                return None
-            self._fails.pop(("user", name), None)
-            self._fails.pop(("addr", address), None)
             sid = secrets.token_urlsafe(32)
             sessions = {k: v for k, v in self._read("sessions").items()
                         if dt.datetime.fromisoformat(v["expires"]) > now}

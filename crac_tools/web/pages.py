@@ -8,20 +8,17 @@ import re
 from pathlib import Path
 from urllib.parse import urlencode
 
-import numpy as np
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
 
-from ..store import read_products
+from . import plotdata
 from . import reports as rep
 from .auth import SESSION_COOKIE
-from .datasets import Dataset, numeric_variables, periods_in, utc
+from .datasets import Dataset, numeric_variables, utc
 from .downloads import FORMATS
 from .responses import begin, error, not_found, render
 from .site import HERE, Ctx, NotFound, Site
-
-BOKEH_PREFIX = "/_bokeh/static/"
 
 
 def _fmt(t) -> str:
@@ -61,8 +58,10 @@ def index(request: Request) -> Response:
     site, ctx = begin(request)
     datasets = site.visible(ctx)
     stations = site.visible_stations(ctx)
+    from .tiles import tile_map
+
     return render(request, "index.html", datasets=[_summary(site, d, ctx) for d in datasets],
-                  stations=stations, points=_map_points(stations))
+                  stations=stations, points=_map_points(stations), tilemap=tile_map(site, stations))
 
 
 def _matches(site: Site, d: Dataset, q: str) -> bool:
@@ -131,56 +130,25 @@ def quicklook(request: Request) -> Response:
     return FileResponse(path, media_type="application/pdf" if name.endswith(".pdf") else "image/png")
 
 
-def _plot_data(site: Site, d: Dataset, variables: list[str], start, end):
-    periods = periods_in(d, start, end)
-    data = read_products([p.path for p in periods], variables)
-    if start is not None or end is not None:
-        t = data["time"].values
-        keep = np.ones(t.shape, bool)
-        if start is not None:
-            keep &= t >= np.datetime64(start)
-        if end is not None:
-            keep &= t < np.datetime64(end)
-        data = data.isel(time=np.flatnonzero(keep))
-    data.attrs.update(site.registry.attrs(d)["attrs"])
-    return data
-
-
-def _bokeh_components(data, variables):
-    import holoviews as hv
-    from bokeh.embed import components
-    from bokeh.resources import Resources
-
-    from ..plot import interactive
-
-    view = interactive(data, variables, max_points=6000, height=200)
-    model = hv.render(view, backend="bokeh")
-    script, div = components(model)
-    res = Resources(mode="server", root_url="/_bokeh/")
-    js = [u for u in res.js_files if u.startswith(BOKEH_PREFIX)]
-    return script, div, js
-
-
 async def plot_page(request: Request) -> Response:
+    """The interactive plot: chosen variables over a chosen range, read and reduced by :mod:`.plotdata`."""
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
     info = site.registry.attrs(d)
-    numeric = [v for v in numeric_variables(info) if v != "RECORD"]
-    chosen = [v for v in request.query_params.getlist("variables") if v in numeric] or numeric[:4]
+    numeric, chosen = plotdata.chosen_variables(request, info)
     try:
         start = utc(request.query_params.get("start"), "start")
         end = utc(request.query_params.get("end"), "end")
     except ValueError as exc:
         return error(request, 400, str(exc))
-    data = await run_in_threadpool(_plot_data, site, d, chosen, start, end)
-    n = int(data.sizes.get("time", 0))
+    series = await run_in_threadpool(plotdata.plot_series, site, ctx, d, chosen, start, end, plotdata.N_BINS)
     script = div = ""
     js: list[str] = []
-    if n and chosen:
-        script, div, js = await run_in_threadpool(_bokeh_components, data, chosen)
+    if series.records and chosen:
+        script, div, js = await run_in_threadpool(plotdata.bokeh_view, d, info, series, chosen)
     return render(request, "plot.html", d=_summary(site, d, ctx), numeric=numeric, chosen=chosen,
                   start=request.query_params.get("start", ""), end=request.query_params.get("end", ""),
-                  n=n, script=script, div=div, js=js)
+                  n=series.records, detail=plotdata.describe(series), script=script, div=div, js=js)
 
 
 def bokeh_static(request: Request) -> Response:

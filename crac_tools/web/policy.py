@@ -1,10 +1,11 @@
 """The one access decision of the field catalog: :func:`allowed`.
 
 Every route of the app, every listing, search, count, map point, page, plot, quick-look, report, attachment,
-download, API answer, intake catalog and static file, and ``crac publish``, asks :func:`allowed` before it
-shows anything. Nothing is ever decided by a prefix comparison: datasets, stations and roles are compared as
-whole names, and files are compared as resolved paths component by component (``public`` is not
-``public_embargo``), after resolving symbolic links, so no link can lead out of the folder a target owns.
+download, API answer, intake catalog, STAC document, zarr mirror key, map tile and static file, and
+``crac publish``, asks :func:`allowed` before it shows anything. Nothing is ever decided by a prefix comparison:
+datasets, stations and roles are compared as whole names, and files are compared as resolved paths component by
+component (``public`` is not ``public_embargo``), after resolving symbolic links, so no link can lead out of the
+folder a target owns.
 
 Rules
 -----

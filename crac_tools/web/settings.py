@@ -100,6 +100,9 @@ class ServeConfig(_Model):
     public_url: str | None = None
     #: Contact shown in the file catalog table.
     contact: str | None = None
+    #: A local folder of XYZ map tiles (``{z}/{x}/{y}.png``, relative to ``crac.yaml``) served at
+    #: ``/tiles/{z}/{x}/{y}.png`` as the map background; none: a plain coordinate plot.
+    tiles: Path | None = None
 
     @field_validator("users")
     @classmethod
@@ -173,6 +176,11 @@ def load_serve_config(project: Project, data: dict[str, Any] | None = None) -> S
                 lines.append(f"{key}: {e['msg']} (found {str(e.get('input'))[:60]!r})")
         raise ConfigError(path, "invalid serve configuration:\n  " + "\n  ".join(lines), key="serve") from None
     problems = _check_names(project, cfg)
+    if cfg.tiles is not None:
+        tiles = (Path(project.root) / cfg.tiles).resolve()
+        if not tiles.is_dir():
+            problems.append(f"serve.tiles: no folder {str(tiles)!r} (a folder of {{z}}/{{x}}/{{y}}.png map tiles)")
+        cfg = cfg.model_copy(update={"tiles": tiles})
     if problems:
         raise ConfigError(path, "invalid serve configuration:\n  " + "\n  ".join(problems), key="serve")
     return cfg

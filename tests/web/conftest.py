@@ -41,7 +41,7 @@ def web_project(web_archive, tmp_path):
     root = tmp_path / "proj"
     src = web_archive.parent
     shutil.copytree(src, root, ignore=shutil.ignore_patterns("products", "raw", "mirror", "field"))
-    for sub in ("products",):
+    for sub in ("products", "mirror"):  # the zarr mirrors are served at /zarr/{key}.zarr/
         shutil.copytree(src / "archive" / sub, root / "archive" / sub)
     # ingest state names absolute product paths: point them at this copy
     for f in (root / "archive" / "state" / "ingest").glob("*.json"):

@@ -17,6 +17,7 @@ DAY1 = "20240310T000000_v1"
 SAMPLES = {
     "/": "/", "/search": "/search?q=tower", "/datasets/{key}": "/datasets/public_met",
     "/datasets/{key}/plot": "/datasets/public_met/plot?variables=AirTC_Avg&start=2024-03-10T06:00&end=2024-03-10T07:00",
+    "/datasets/{key}/plotdata": "/datasets/public_met/plotdata?variables=AirTC_Avg&start=2024-03-10T06:00&n=50",
     "/datasets/{key}/quicklook/{name}": f"/datasets/public_met/quicklook/public_met_{DAY1}.png",
     "/datasets/{key}/download": "/datasets/public_met/download?format=csv&start=2024-03-10T06:00&end=2024-03-10T06:10",
     "/files": "/files", "/files/datatable.txt": "/files/datatable.txt", "/reports": "/reports",
@@ -31,6 +32,11 @@ SAMPLES = {
     "/api/stations": "/api/stations", "/api/search": "/api/search?q=tower", "/api/files": "/api/files",
     "/api/reports": "/api/reports", "/api/reports/{station}/{rid}": "/api/reports/public/{rid}",
     "/api/catalog.yaml": "/api/catalog.yaml",
+    "/api/stac": "/api/stac", "/api/stac/{key}": "/api/stac/public_met",
+    "/api/stac/{key}/items": "/api/stac/public_met/items",
+    "/api/stac/{key}/items/{item}": f"/api/stac/public_met/items/public_met_{DAY1}",
+    "/zarr/{key}.zarr/{path:path}": "/zarr/public_met.zarr/AirTC_Avg/c/0",
+    "/tiles/{z}/{x}/{y}.png": "/tiles/0/0/0.png",  # no serve.tiles here: refused by the policy (no root)
 }
 
 

@@ -40,6 +40,18 @@ def _plant(project, client_alice, client_dave):
     ql.unlink()
     os.symlink(arch / "quicklook" / "public_embargo_met" / f"public_embargo_met_{DAY1}.png", ql)
     (arch / "quicklook" / "public_met" / "public_met.pdf").symlink_to(arch / "catalog.yaml")
+    # links out of the public zarr mirror into embargoed ones (a file and a folder)
+    mirror = arch / "mirror"
+    (mirror / "public_met.zarr" / "leak.json").symlink_to(mirror / "public_embargo_met.zarr" / "zarr.json")
+    (mirror / "public_met.zarr" / "Leak").symlink_to(mirror / "ship_met.zarr" / "Lat")
+    # offline map tiles, one of them a link to an embargoed quick-look
+    from test_stac_zarr import make_tiles, set_tiles
+
+    tiles = make_tiles(project.root / "tiles", max_zoom=1)
+    (tiles / "1" / "0" / "0.png").unlink()
+    embargoed_look = arch / "quicklook" / "public_embargo_met" / f"public_embargo_met_{DAY1}.png"
+    (tiles / "1" / "0" / "0.png").symlink_to(embargoed_look)
+    set_tiles(project.path, "tiles")
     rep = {}
     for station in ("public_embargo", "ship"):
         (sub,) = [p for p in (arch / "reports" / station).iterdir() if p.is_dir()]
@@ -65,6 +77,16 @@ def _requests(rep):
             out.append(("GET", f"/api/datasets/{k}/download?format={f}&{RANGE}", {}, owner, ok))
         out.append(("GET", f"/datasets/{k}/download?format=csv&{RANGE}&variables=AirTC_Avg", {}, owner, ok))
         out.append(("GET", f"/datasets/{k}/plot?variables=AirTC_Avg&{RANGE}", {}, owner, ok))
+        out.append(("GET", f"/datasets/{k}/plotdata?variables=AirTC_Avg&{RANGE}&n=4", {}, owner, ok))
+        # zarr mirror keys and STAC documents
+        out += [("GET", f"/zarr/{k}.zarr/zarr.json", {}, owner, ok),
+                ("GET", f"/zarr/{k}.zarr/AirTC_Avg/zarr.json", {}, owner, ok),
+                ("GET", f"/zarr/{k}.zarr/AirTC_Avg/c/0", {}, owner, ok),
+                ("HEAD", f"/zarr/{k}.zarr/zarr.json", {}, owner, ok),
+                ("GET", f"/zarr/{k}.zarr/AirTC_Avg/c/1", {"Range": "bytes=0-15"}, owner, ok),
+                ("GET", f"/zarr/{k}.zarr/zarr.json", COND, owner, ok),
+                ("GET", f"/api/stac/{k}", {}, owner, ok), ("GET", f"/api/stac/{k}/items", {}, owner, ok),
+                ("GET", f"/api/stac/{k}/items/{k}_{DAY1}", {}, owner, ok)]
     # traversal and odd names (never served for anyone)
     bad = [f"/datasets/public_met/quicklook/..%2fpublic_embargo_met%2fpublic_embargo_met_{DAY1}.png",
            f"/datasets/public_met/quicklook/%2e%2e%2fpublic_embargo_met%2fpublic_embargo_met_{DAY1}.png",
@@ -80,7 +102,18 @@ def _requests(rep):
            "/_bokeh/static/js/..%2f..%2f..%2f..%2fweb%2fsettings.py", "/_bokeh/static/%2fetc%2fpasswd",
            "/reports/public/..%2fpublic_embargo/x", "/reports/..%2fpublic_embargo/x/files/a.png",
            "/reports/public_embargo/..%2f..%2f..%2fcatalog.yaml", "/api/reports/public/%2e%2e",
-           "/catalog.yaml", "/archive/catalog.yaml", "/state/web/sessions.json", "/api/catalog.yaml/../x"]
+           "/catalog.yaml", "/archive/catalog.yaml", "/state/web/sessions.json", "/api/catalog.yaml/../x",
+           "/zarr/public_met.zarr/leak.json", "/zarr/public_met.zarr/Leak/zarr.json", "/zarr/public_met.zarr/Leak/c/0",
+           "/zarr/public_met.zarr/..%2fpublic_embargo_met.zarr%2fzarr.json",
+           "/zarr/public_met.zarr/%2e%2e%2fship_met.zarr%2fzarr.json", "/zarr/public_met.zarr/%252e%252e%252fzarr.json",
+           "/zarr/public_met.zarr/AirTC_Avg%5c..%5c..%5cship_met.zarr%5czarr.json",
+           "/zarr/public_met.zarr/%2fetc%2fpasswd",
+           "/zarr/public_met.zarr/AirTC_Avg", "/zarr/public_met.zarr/", "/zarr/public_met.zarr",
+           "/zarr/..%2fmirror%2fpublic_embargo_met.zarr/zarr.json", "/zarr/public_met.zarr/zarr.json%00",
+           "/mirror/public_met.zarr/zarr.json", "/api/stac/..%2fpublic_embargo_met",
+           "/api/stac/public_met/items/..%2f..%2fpublic_embargo_met", f"/api/stac/public_met/items/ship_met_{DAY1}",
+           "/tiles/1/0/0.png", "/tiles/0/0/..%2f..%2f..%2fcatalog.yaml", "/tiles/1/2/0.png", "/tiles/9/0/0.png",
+           "/tiles/01/0/0.png", "/tiles/1/0/0.png%00", "/tiles/-1/0/0.png"]
     out += [("GET", u, {}, "missing", False) for u in bad]
     for station, (rid, att) in rep.items():
         owner = "pe" if station == "public_embargo" else "ship"
@@ -90,7 +123,8 @@ def _requests(rep):
                 ("GET", f"/reports/{station}/{rid}/files/{att}", {}, owner, True),
                 ("GET", f"/reports/public/{rid}", {}, "missing", False)]  # right id, wrong (public) station
     lists = ["/", "/files", "/files/datatable.txt", "/reports", "/api/datasets", "/api/stations", "/api/files",
-             "/api/reports", "/api/catalog.yaml", "/static/crac.css", "/login", "/reports/new", "/account"]
+             "/api/reports", "/api/catalog.yaml", "/static/crac.css", "/login", "/reports/new", "/account",
+             "/api/stac", "/tiles/0/0/0.png", "/tiles/1/1/1.png"]
     for q in (wh.CANARY_TITLE, wh.CANARY_DATA, CANARY_SHIP, "Embargoed", "mast", "vessel", "public_embargo", "ship",
               "met"):
         lists += [f"/search?q={quote(q)}", f"/api/search?q={quote(q)}"]
