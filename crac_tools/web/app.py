@@ -15,8 +15,10 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 
 from starlette.applications import Starlette
@@ -137,6 +139,22 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return error(request, 500, "internal error (logged on the server)")
 
 
+def _warm_imports() -> None:
+    """Import what the plot view and the zarr routes need (about 1 s), so the first visitor does not wait."""
+    try:
+        import bokeh.embed  # noqa: F401
+        import bokeh.plotting  # noqa: F401
+        import zarr  # noqa: F401
+    except ImportError as exc:  # the pages that need them report it themselves
+        log.debug("warm-up import failed: %s", exc)
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: Starlette):
+    threading.Thread(target=_warm_imports, name="crac-warm-imports", daemon=True).start()
+    yield
+
+
 def create_app(project: Project, now: Callable[[], dt.datetime] | None = None) -> Starlette:
     """Build the field-catalog app of ``project``.
 
@@ -161,7 +179,8 @@ def create_app(project: Project, now: Callable[[], dt.datetime] | None = None) -
     """
     site = Site(project, now)
     app = Starlette(routes=list(ROUTES), exception_handlers={NotFound: _not_found, HTTPException: _http_error,
-                                                             Unavailable: _unavailable, 500: _server_error})
+                                                             Unavailable: _unavailable, 500: _server_error},
+                    lifespan=_lifespan)
     app.state.site = site
     app.add_middleware(_Headers)
     return app
