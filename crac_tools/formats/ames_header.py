@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from ..errors import DataQualityWarning, ParseError, TruncatedRecordWarning, warn
+from .values import decode_text
 
 #: File Format Indices of Gaines & Hipskind 1998 that the readers support.
 SUPPORTED_FFI = (1001, 1010, 1020, 2010, 2110, 2160, 2310, 3010, 4010)
@@ -44,7 +45,6 @@ _NUM_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eEdD][-+]?\d+)?\Z")
 _KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_ .\-/()+&']{0,63}?)\s*:(?:\s+(.*)|\s*)$")
 _TIGHT_KEY_RE = re.compile(r"^([A-Za-z][A-Za-z0-9_]{0,63})\s*:(.*)$")
 _UNITS_TAIL_RE = re.compile(r"^(.*?\S)\s*[(\[]([^()\[\]]*)[)\]]\s*$")
-_BAD_NAME_CHARS = re.compile(r"[/\x00-\x1f\x7f]")
 _ATTR_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-]+")
 _CONVERT_RE = re.compile(r"column #(\d+): Row #(\d+): CSV conversion error to \w+.*?: invalid value '(.*)'", re.S)
 _ROW_RE = re.compile(r"Row #(\d+)")
@@ -93,12 +93,10 @@ class HeaderLines:
         """Line ``n`` (1-based) without its line end."""
         if not self._extend(n):
             raise IndexError(n)
-        data = self.raw[self.starts[n - 1]:self.starts[n]].rstrip(b"\r\n")
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            self.encoding = "latin-1"
-            return data.decode("latin-1")
+        text, encoding = decode_text(self.raw[self.starts[n - 1]:self.starts[n]].rstrip(b"\r\n"))
+        if encoding != "utf-8":
+            self.encoding = encoding
+        return text
 
     def end_offset(self, n: int) -> int:
         """Byte offset just after line ``n`` (the start of line ``n + 1``)."""
@@ -249,22 +247,6 @@ def split_name(text: str, commas: bool = False) -> tuple[str, str | None, dict[s
     if m and m.group(2).strip():
         return m.group(1).strip(), m.group(2).strip(), {}
     return text, None, {}
-
-
-def netcdf_name(name: str, index: int, prefix: str = "var") -> str:
-    """``name`` unchanged when netCDF accepts it, else a close valid name.
-
-    Examples
-    --------
-    >>> netcdf_name("NO2/NOx ratio", 0), netcdf_name("", 3), netcdf_name("_x", 0)
-    ('NO2_NOx ratio', 'var_4', '_x')
-    """
-    new = _BAD_NAME_CHARS.sub("_", name.strip())
-    if not new:
-        return f"{prefix}_{index + 1}"
-    if not (new[0].isalnum() or new[0] == "_"):
-        new = "v" + new
-    return new
 
 
 def attr_key(key: str) -> str:

@@ -1,4 +1,4 @@
-"""Campbell Scientific binary data types and the shared Dataset builder of the Campbell readers.
+"""Campbell Scientific binary data types, the header checks and the shared Dataset builder of the Campbell readers.
 
 The TOB1 and TOB3 readers describe one record with a numpy structured dtype built from the type line of the
 file header (:func:`record_dtype`), view the whole data buffer through it (``np.frombuffer``) and turn each
@@ -40,20 +40,26 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import xarray as xr
 
 from ..errors import ParseError
-from .toa5 import _fits_float32, _netcdf_name
+from .registry import SNIFF_BYTES
+from .values import as_float, as_int, decode_text, netcdf_name
 
 #: Seconds from 1970-01-01 (numpy epoch) to 1990-01-01 (Campbell epoch).
 CAMPBELL_EPOCH_S = 631_152_000
 _NS = 1_000_000_000
 #: Same pattern as the TOA5 reader: a string column whose every value matches becomes a time variable.
 _TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\Z")
+#: Header line 1 fields of TOA5 and TOB1 files, in file order, as global attribute names.
+HEADER_KEYS = ("file_format", "station_name", "logger_model", "logger_serial", "logger_os",
+               "program_name", "program_signature", "table_name")
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,252 @@ def parse_type(text: str) -> CampbellType | None:
     if entry is None:
         return None
     return CampbellType(name, np.dtype(entry[0]), entry[1])
+
+
+# --------------------------------------------------------------------------------------------------
+# header lines (shared by toa5, tob1, tob3)
+# --------------------------------------------------------------------------------------------------
+
+
+def header_lines(raw: bytes, path: Path, file_type: str, labels: Sequence[str], start: int = 0,
+                 unterminated: bool = False) -> tuple[list[int], int]:
+    """Find the ``len(labels)`` header lines at the top of a Campbell file.
+
+    Parameters
+    ----------
+    raw
+        The file's first bytes (at least the whole header).
+    path
+        The file (named in errors).
+    file_type
+        ``"TOA5"``, ``"TOB1"`` or ``"TOB3"`` (named in errors).
+    labels
+        What each header line holds, in order (named in errors).
+    start
+        Offset of the first header line (after a byte-order mark).
+    unterminated
+        Accept a last header line without a line end (a file that holds only the header).
+
+    Returns
+    -------
+    ends : list of int
+        Offset of the line end of each header line.
+    data_start : int
+        Offset of the first byte after the header.
+
+    Raises
+    ------
+    ParseError
+        The file has fewer header lines than ``labels``, naming the first missing one.
+
+    Examples
+    --------
+    >>> header_lines(b'"TOB1"\\r\\n"a"\\r\\n1234', Path("t.dat"), "TOB1", ("file type", "field names"))
+    ([7, 12], 13)
+    """
+    ends, pos = [], start
+    for _ in range(len(labels)):
+        nl = raw.find(b"\n", pos)
+        if nl < 0:
+            if unterminated and raw[pos:].strip():  # a last header line without newline
+                ends.append(len(raw))
+                pos = len(raw)
+            break
+        ends.append(nl)
+        pos = nl + 1
+    if len(ends) < len(labels):
+        n = len(ends)
+        raise ParseError(path, f"incomplete {file_type} header", line=n + 1,
+                         expected=f"{len(labels)} header lines (line {n + 1}: {labels[n]})", found=f"{n} line(s)")
+    return ends, pos
+
+
+def header_attrs(rows: list[list[str]], path: Path, file_type: str, keys: Sequence[str]) -> dict:
+    """Global attributes from the fields of header line 1, whose first field must be ``file_type``.
+
+    Parameters
+    ----------
+    rows
+        The header lines split into fields (:func:`header_rows`).
+    path
+        The file (named in errors).
+    file_type
+        The expected first field (``"TOA5"``, ``"TOB1"``, ``"TOB3"``).
+    keys
+        Attribute names of the fields, in file order (extra fields are dropped, missing ones left out).
+
+    Returns
+    -------
+    dict
+        ``{key: field}``.
+
+    Raises
+    ------
+    ParseError
+        Line 1 does not start with ``file_type``.
+
+    Examples
+    --------
+    >>> header_attrs([["TOB1", "St1", "CR1000X"]], Path("t.dat"), "TOB1", HEADER_KEYS)
+    {'file_format': 'TOB1', 'station_name': 'St1', 'logger_model': 'CR1000X'}
+    """
+    first = rows[0]
+    if not first or first[0] != file_type:
+        raise ParseError(path, f"not a {file_type} file", line=1, expected=f'"{file_type}" as first field',
+                         found=repr(first[0] if first else ""))
+    return dict(zip(keys, first, strict=False))
+
+
+def check_column_lines(path: Path, names: list[str], lines: Sequence[tuple[str, list[str]]], names_line: int,
+                       what: str = "field") -> None:
+    """Check that the header lines after the names line have one field per name and that names are unique.
+
+    Parameters
+    ----------
+    path
+        The file (named in errors).
+    names
+        The column names (header line ``names_line``).
+    lines
+        ``(label, fields)`` of the lines that follow the names line, in order (units, processing, ...).
+    names_line
+        1-based line number of the names.
+    what
+        What the file calls a column (``"column"`` in TOA5, ``"field"`` in TOB1/TOB3), for the messages.
+
+    Raises
+    ------
+    ParseError
+        A line with another number of fields than names (naming that line), or a repeated name.
+
+    Examples
+    --------
+    >>> check_column_lines(Path("t.dat"), ["a", "b"], [("units", ["m", "s"])], 2)
+    >>> try:
+    ...     check_column_lines(Path("t.dat"), ["a", "a"], [("units", ["m", "s"])], 2, "column")
+    ... except ParseError as exc:
+    ...     print(exc)
+    t.dat, line 2: duplicate column name (expected unique names, found 'a')
+    """
+    for lineno, (label, row) in enumerate(lines, start=names_line + 1):
+        if len(row) != len(names):
+            raise ParseError(path, f"the {label} line does not match the {what} names", line=lineno,
+                             expected=f"{len(names)} fields (one per name on line {names_line})",
+                             found=f"{len(row)} fields")
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise ParseError(path, f"duplicate {what} name", line=names_line, expected="unique names",
+                             found=repr(name))
+        seen.add(name)
+
+
+def field_lines(rows: list[list[str]], names_line: int, path: Path
+                ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The field names, units, processing and data type lines of a TOB1 / TOB3 header, checked.
+
+    Parameters
+    ----------
+    rows
+        The header lines split into fields (:func:`header_rows`).
+    names_line
+        1-based line number of the field names (2 in TOB1, 3 in TOB3); the other three lines follow it.
+    path
+        The file (named in errors).
+
+    Returns
+    -------
+    tuple of list of str
+        names, units, processing, data types.
+
+    Raises
+    ------
+    ParseError
+        No field names, a line whose field count differs from the names, or a repeated name.
+
+    Examples
+    --------
+    >>> field_lines([["TOB1"], ["a", "b"], ["m", ""], ["Smp", "Smp"], ["FP2", "ULONG"]], 2, Path("t.dat"))[3]
+    ['FP2', 'ULONG']
+    """
+    names, units, process, types = rows[names_line - 1:names_line + 3]
+    if not names:
+        raise ParseError(path, "no field names", line=names_line, expected="quoted field names", found="an empty line")
+    check_column_lines(path, names, (("units", units), ("processing", process), ("data type", types)), names_line)
+    return names, units, process, types
+
+
+def sniff_header(head: bytes, path: Path | None, magic: bytes, parse: Callable[[bytes, Path], object],
+                 lines: int, partial_lines: int) -> bool:
+    """Sniff a binary Campbell file (TOB1, TOB3) by its magic and, as far as ``head`` reaches, its header.
+
+    Parameters
+    ----------
+    head
+        The first bytes of the file.
+    path
+        The file, or None.
+    magic
+        What the file starts with (``b'"TOB1"'``).
+    parse
+        The header parser ``parse(raw, path)``; it raises on an inconsistent header.
+    lines
+        Number of header lines: when ``head`` holds them all, the header must parse.
+    partial_lines
+        A header longer than the sniffed bytes is accepted when ``head`` is full (the file goes on) and holds
+        at least this many lines.
+
+    Returns
+    -------
+    bool
+        Whether the file is of this type (``parse`` may raise: wrap the caller in
+        :func:`~crac_tools.formats.common.safe_sniff`).
+
+    Examples
+    --------
+    >>> sniff_header(b'"TOB9"\\n', None, b'"TOB9"', lambda raw, path: None, 1, 1)
+    True
+    >>> sniff_header(b'"TOB9"', None, b'"TOB9"', lambda raw, path: None, 1, 1)
+    False
+    """
+    if not head.startswith(magic):
+        return False
+    if head.count(b"\n") >= lines:
+        parse(head, Path(str(path)) if path is not None else Path("<head>"))
+        return True
+    # a header longer than the sniffed bytes: accept only when the file goes on
+    return len(head) >= SNIFF_BYTES and head.count(b"\n") >= partial_lines
+
+
+def read_head(fh: BinaryIO, size: int, lines: int, chunk: int = 64 * 1024) -> bytes:
+    """The first bytes of an open file: whole chunks until they hold ``lines`` line ends or the file ends.
+
+    Parameters
+    ----------
+    fh
+        The file, opened in binary mode at its start.
+    size
+        The file size in bytes.
+    lines
+        How many ``\\n`` the result must hold (header lines, plus the first data line where needed).
+    chunk
+        Bytes read at a time.
+
+    Returns
+    -------
+    bytes
+        The head of the file.
+
+    Examples
+    --------
+    >>> import io
+    >>> read_head(io.BytesIO(b"a\\nb\\nc\\n" * 4), 24, 5, chunk=4)
+    b'a\\nb\\nc\\na\\nb\\nc\\n'
+    """
+    head = fh.read(chunk)
+    while head.count(b"\n") < lines and len(head) < size:
+        head += fh.read(chunk)
+    return head
 
 
 def header_rows(text: str, path: Path, strip: bool = False) -> list[list[str]]:
@@ -300,24 +552,6 @@ def round_significant(x: np.ndarray, digits: int, single: bool = False) -> np.nd
     return out
 
 
-def as_float(values: np.ndarray) -> np.ndarray:
-    """float32 where every value survives the TOA5 reader's float32 test, else float64 (its rule)."""
-    values = np.asarray(values, dtype=np.float64)
-    if _fits_float32(values.copy()):
-        return values.astype(np.float32)
-    return values
-
-
-def as_int(values: np.ndarray, record: bool = False) -> np.ndarray:
-    """int32 when every value fits (the TOA5 reader's rule), else int64; ``RECORD`` always int64."""
-    values = np.asarray(values).astype(np.int64)
-    if record:
-        return values
-    if values.size and values.min() >= -(2**31) and values.max() < 2**31:
-        return values.astype(np.int32)
-    return values
-
-
 def stamp_to_time(seconds: np.ndarray, nanoseconds: np.ndarray | int = 0) -> np.ndarray:
     """Seconds since 1990-01-01 plus nanoseconds -> datetime64[ns].
 
@@ -340,13 +574,7 @@ def _ascii_uniques(raw: np.ndarray) -> tuple[list[str], np.ndarray]:
     else:
         encoded = pa.array(flat).dictionary_encode()
         values, indices = encoded.dictionary.to_pylist(), encoded.indices.to_numpy(zero_copy_only=False)
-    texts = []
-    for b in values:  # one Python step per distinct value
-        b = b.split(b"\x00", 1)[0]
-        try:
-            texts.append(b.decode("utf-8"))
-        except UnicodeDecodeError:
-            texts.append(b.decode("latin-1"))
+    texts = [decode_text(b.split(b"\x00", 1)[0])[0] for b in values]  # one Python step per distinct value
     return texts, indices
 
 
@@ -420,7 +648,7 @@ def decode_field(spec: CampbellType, raw: np.ndarray, record: bool = False) -> n
 
 
 # --------------------------------------------------------------------------------------------------
-# Dataset building (shared by tob1, tob3, csixml, cr10x)
+# Dataset building (shared by toa5, tob1, tob3, csixml, cr10x)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -434,6 +662,9 @@ class Column:
     process: str = ""
     attrs: dict | None = None
     fill_value: float | None = None
+    #: Position used to name the column when its name is empty (``column_<index + 1>``); default: its place in
+    #: the list handed to :func:`build_dataset`.
+    index: int | None = None
 
 
 def build_dataset(time: np.ndarray, columns: list[Column], attrs: dict, time_attrs: dict | None = None
@@ -449,7 +680,7 @@ def build_dataset(time: np.ndarray, columns: list[Column], attrs: dict, time_att
     coords = {"time": ("time", np.asarray(time, dtype="datetime64[ns]"), tattrs)}
     data_vars: dict[str, xr.Variable] = {}
     for j, col in enumerate(columns):
-        new = _netcdf_name(col.name, j)
+        new = netcdf_name(col.name, j if col.index is None else col.index)
         if new == "time":
             new = "time_"
         while new in data_vars:
@@ -477,7 +708,7 @@ def record_variable(values: np.ndarray) -> Column:
     return Column("RECORD", np.asarray(values).astype(np.int64), units="RN")
 
 
-__all__ = ["CAMPBELL_EPOCH_S", "CampbellType", "Column", "as_float", "as_int", "build_dataset", "decode_bool8",
-           "header_rows",
-           "decode_field", "decode_fp2", "parse_type", "parse_types", "record_dtype", "round_significant",
-           "stamp_to_time"]
+__all__ = ["CAMPBELL_EPOCH_S", "HEADER_KEYS", "CampbellType", "Column", "as_float", "as_int", "build_dataset",
+           "check_column_lines", "decode_bool8", "decode_field", "decode_fp2", "field_lines", "header_attrs",
+           "header_lines", "header_rows", "parse_type", "parse_types", "read_head", "record_dtype",
+           "round_significant", "sniff_header", "stamp_to_time"]

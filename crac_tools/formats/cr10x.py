@@ -50,8 +50,10 @@ import pyarrow.csv as pacsv
 import xarray as xr
 
 from ..errors import DataQualityWarning, ParseError, TruncatedRecordWarning, warn
-from .campbell_types import Column, as_float, build_dataset
-from .registry import TimeRange, register
+from .campbell_types import Column, build_dataset
+from .common import no_records, safe_sniff, time_span
+from .registry import SNIFF_BYTES, TimeRange, register
+from .values import as_float
 
 #: Over-range values written by mixed-array loggers (FP2 +-6999), read as NaN.
 SENTINELS = (-6999.0, 6999.0)
@@ -370,6 +372,7 @@ class Cr10xReader:
     multi_table = True
 
     # ---------------------------------------------------------------------------------------------- sniff
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """Conservative test: number-only lines keyed by a small integer array id.
 
@@ -378,14 +381,6 @@ class Cr10xReader:
         every line (at least 3) are a valid year, day of year and HHMM that never go backwards within an id
         (and strictly increase when the year has 2 digits).
         """
-        try:
-            return self._sniff(head, path)
-        except Exception:  # noqa: BLE001 - sniff never raises
-            return False
-
-    def _sniff(self, head: bytes, path: Path | None) -> bool:
-        from .registry import SNIFF_BYTES
-
         text = head
         if len(head) >= SNIFF_BYTES:  # the last line may be cut
             text = head[:head.rfind(b"\n") + 1]
@@ -609,10 +604,8 @@ class Cr10xReader:
         tree = self.read_tree(path, **options)
         times = [node.ds["time"].values for node in tree.children.values() if node.ds.sizes.get("time")]
         if not times:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        t = np.concatenate(times)
-        return TimeRange(t.min(), t.max(), n=int(t.size))
+            return no_records()
+        return time_span(np.concatenate(times))
 
 
 register(Cr10xReader())

@@ -45,8 +45,10 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
-from .campbell_types import Column, as_float, as_int, build_dataset, record_variable
-from .registry import TimeRange, register, single_table_tree
+from .campbell_types import Column, build_dataset, record_variable
+from .common import check_table, named_table_tree, safe_sniff, time_span
+from .registry import TimeRange, register
+from .values import as_float, as_int, empty_values
 
 _SNIFF_RE = re.compile(rb"\A(\xef\xbb\xbf)?\s*(<\?xml[^>]*\?>\s*)?(<!--.*?-->\s*)*<csixml[\s>]", re.S)
 #: environment elements -> global attribute names (the TOA5 reader's names where they exist).
@@ -336,7 +338,7 @@ def _dataset(parser: _Parser, path: Path, truncated: bool) -> xr.Dataset:
     for j, field in enumerate(parser.fields):
         name = field["name"]
         kind = _kind(field.get("type", "xsd:string"))
-        values = _convert(kind, parser.cols[j], name, path) if n else _empty(kind)
+        values = _convert(kind, parser.cols[j], name, path) if n else empty_values(kind)
         columns.append(Column(name, values, units=field.get("units", ""), process=field.get("process", ""),
                               attrs={"xsd_type": field.get("type", "")} if field.get("type") else None))
     attrs: dict = {"file_format": "CSIXML"}
@@ -346,11 +348,6 @@ def _dataset(parser: _Parser, path: Path, truncated: bool) -> xr.Dataset:
         attrs["csixml_version"] = parser.version
     attrs["source_file"] = path.name
     return build_dataset(time, columns, attrs)
-
-
-def _empty(kind: str) -> np.ndarray:
-    return np.empty(0, dtype={"int": np.int64, "bool": np.int32, "time": "datetime64[ns]",
-                              "string": object}.get(kind, np.float64))
 
 
 class CsixmlReader:
@@ -368,12 +365,10 @@ class CsixmlReader:
     name = "csixml"
     multi_table = False
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """True when the root element is ``<csixml>`` (after an optional XML declaration and comments)."""
-        try:
-            return _SNIFF_RE.match(head) is not None
-        except Exception:  # noqa: BLE001 - sniff never raises
-            return False
+        return _SNIFF_RE.match(head) is not None
 
     def read(self, path: str | os.PathLike, table: str | None = None, **options) -> xr.Dataset:
         """Read a CSIXML file into an :class:`xarray.Dataset`.
@@ -413,25 +408,16 @@ class CsixmlReader:
             parser = _Parser(path)
             truncated = parser.parse(raw)
         ds = _dataset(parser, path, truncated)
-        have = ds.attrs.get("table_name", "")
-        if table is not None and table != have:
-            raise ParseError(path, f"the file holds table {have!r}, not {table!r}",
-                             expected=f"table {table!r}", found=f"table {have!r}")
+        check_table(path, table, ds.attrs.get("table_name", ""))
         return ds
 
     def read_tree(self, path: str | os.PathLike, **options) -> xr.DataTree:
         """Read the file as a DataTree with one group named by the table (``<table-name>``)."""
-        ds = self.read(path, **options)
-        return single_table_tree(ds, ds.attrs.get("table_name") or "table")
+        return named_table_tree(self.read(path, **options))
 
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last record time and the record count (the file is read)."""
-        ds = self.read(path, **options)
-        t = ds["time"].values
-        if t.size == 0:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        return TimeRange(t[0], t[-1], n=int(t.size))
+        return time_span(self.read(path, **options)["time"].values, ordered=True)
 
 
 register(CsixmlReader())

@@ -43,7 +43,9 @@ import numpy as np
 import xarray as xr
 
 from ..errors import DataQualityWarning, ParseError, warn
+from .common import safe_sniff, time_span
 from .registry import TimeRange, register, single_table_tree
+from .values import decode_text
 
 HDF4_MAGIC = b"\x0e\x03\x13\x01"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -86,13 +88,6 @@ def has_geoms_attributes(path: str | os.PathLike) -> bool:
         return False
 
 
-def _text(value: bytes) -> str:
-    try:
-        return value.decode("utf-8")
-    except UnicodeDecodeError:
-        return value.decode("latin-1")
-
-
 def safe_attr(value: Any) -> Any:
     """An attribute value as a netCDF-safe ``str``, ``int``, ``float`` or 1-D numeric array (``None`` to drop).
 
@@ -102,7 +97,7 @@ def safe_attr(value: Any) -> Any:
     ('ppmv', -90000.0, array([1., 2.]))
     """
     if isinstance(value, bytes | np.bytes_):
-        return _text(bytes(value)).rstrip("\x00")
+        return decode_text(bytes(value))[0].rstrip("\x00")
     if isinstance(value, str):
         return value.rstrip("\x00")
     if isinstance(value, bool | np.bool_):
@@ -198,7 +193,7 @@ def _read_hdf5(path: Path) -> _Raw:
                                  expected="readable data", found="a read error") from None
             data = np.asarray(data)
             if data.dtype.kind == "O":
-                data = np.array([_text(v) if isinstance(v, bytes) else str(v) for v in data.ravel()],
+                data = np.array([decode_text(v)[0] if isinstance(v, bytes) else str(v) for v in data.ravel()],
                                 dtype=object).reshape(data.shape).astype(str)
             attrs = {k: safe_attr(_h5attr(node.attrs, k)) for k in node.attrs if k not in _SKIP_ATTRS}
             raw.variables.append(_RawVar(name, data, attrs))
@@ -438,25 +433,23 @@ class GeomsReader:
     name = "geoms"
     multi_table = False
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """HDF4 files (with GEOMS attributes when pyhdf is installed) and HDF5 files with GEOMS attributes."""
-        try:
-            if head.startswith(HDF4_MAGIC):
-                if path is None:
-                    return True
-                try:
-                    from pyhdf.SD import SD, SDC
-                except ImportError:
-                    return True  # nothing else reads HDF4: claim it, read() explains that pyhdf is needed
-                sd = SD(str(path), SDC.READ)
-                try:
-                    return is_geoms_attrs(set(sd.attributes()))
-                finally:
-                    sd.end()
-            if hdf5_signature(head) and path is not None:
-                return has_geoms_attributes(path)
-        except Exception:  # noqa: BLE001 - a sniff never raises
-            return False
+        if head.startswith(HDF4_MAGIC):
+            if path is None:
+                return True
+            try:
+                from pyhdf.SD import SD, SDC
+            except ImportError:
+                return True  # nothing else reads HDF4: claim it, read() explains that pyhdf is needed
+            sd = SD(str(path), SDC.READ)
+            try:
+                return is_geoms_attrs(set(sd.attributes()))
+            finally:
+                sd.end()
+        if hdf5_signature(head) and path is not None:
+            return has_geoms_attributes(path)
         return False
 
     def read(self, path: str | os.PathLike, table: str | None = None, file_fill: bool = True,
@@ -502,12 +495,7 @@ class GeomsReader:
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last ``DATETIME`` of the file (reads the file)."""
         ds = self.read(path, **options)
-        t = ds["time"].values
-        t = t[~np.isnat(t)]
-        if t.size == 0:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        return TimeRange(t.min(), t.max(), n=int(ds.sizes["time"]))
+        return time_span(ds["time"].values, skip_nat=True, n=int(ds.sizes["time"]))
 
 
 def _group_name(ds: xr.Dataset) -> str:

@@ -47,8 +47,10 @@ import pyarrow.csv as pacsv
 import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
+from .common import no_records, safe_sniff
 from .geoms import hdf5_signature, safe_attr
 from .registry import TimeRange, register
+from .values import decode_text
 
 #: GPS - UTC (seconds) from each date on (IERS Bulletin C; no leap second announced after 2017-01-01).
 LEAP_SECONDS = (
@@ -443,23 +445,16 @@ class _TsvHeader:
     sentinels: set[float]
 
 
-def _decode(raw: bytes) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
 def _tsv_header(raw: bytes, path: Path) -> _TsvHeader:
     pos, lines = 0, []
     while pos < len(raw) and raw.startswith(b"#", pos):
         nl = raw.find(b"\n", pos)
         end = len(raw) if nl < 0 else nl
-        lines.append(_decode(raw[pos:end]).rstrip("\r"))
+        lines.append(decode_text(raw[pos:end])[0].rstrip("\r"))
         pos = end + 1 if nl >= 0 else len(raw)
     if not lines:
         raise ParseError(path, "not a HiSPARC TSV export", line=1, expected="a '#' header",
-                         found=repr(_decode(raw[:40])))
+                         found=repr(decode_text(raw[:40])[0]))
     attrs: dict[str, Any] = {"title": lines[0].lstrip("#").strip()}
     columns: list[tuple[str, str, str | None, int]] = []
     in_columns, done = False, False
@@ -638,14 +633,12 @@ class HisparcReader:
     name = "hisparc"
     multi_table = True
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """TSV exports by their header text; PyTables HDF5 files holding a table with event_id and timestamp."""
-        try:
-            if _is_tsv(head):
-                return True
-            return bool(hdf5_signature(head) and path is not None and is_hisparc_hdf5(path))
-        except Exception:  # noqa: BLE001 - a sniff never raises
-            return False
+        if _is_tsv(head):
+            return True
+        return bool(hdf5_signature(head) and path is not None and is_hisparc_hdf5(path))
 
     def read(self, path: str | os.PathLike, table: str | None = None, time_scale: str = "utc",
              mask_sentinels: bool = True, traces: bool = False, **options) -> xr.Dataset:
@@ -720,8 +713,7 @@ class HisparcReader:
                 lasts.append(t.max())
                 counts.append(t.size)
         if not firsts:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
+            return no_records()
         return TimeRange(min(firsts), max(lasts), n=counts[0] if len(counts) == 1 else None)
 
 

@@ -49,6 +49,7 @@ import xarray as xr
 
 from ..errors import ParseError
 from .ames_header import parse_header, split_items, split_name, time_axis, to_float, trim_tail
+from .common import no_records, time_span
 from .nasa_ames import read_ames, sniff_ames
 from .registry import TimeRange, register, single_table_tree
 
@@ -130,15 +131,11 @@ class IcarttReader:
         raw = path.read_bytes()
         h = parse_header(raw, path, icartt=True)
         if h.ffi != 1001:
-            ds = self.read(path, **options)
-            t = ds["time"].values
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(t[0], t[-1], n=int(t.size)) if t.size else TimeRange(nat, nat, n=0)
+            return time_span(self.read(path, **options)["time"].values, ordered=True)
         end = trim_tail(raw, h.data_offset, path)
         lines = [ln for ln in raw[h.data_offset:end].split(b"\n") if ln.strip()]
-        nat = np.datetime64("NaT", "ns")
         if not lines:
-            return TimeRange(nat, nat, n=0)
+            return no_records()
         axis = time_axis(h.xnames[0], split_name(h.xnames[0], commas=True)[1], h.date, force=True)
         ncol = 1 + len(h.vars)
 

@@ -58,7 +58,6 @@ from .ames_header import (
     iso_date,
     key_values,
     locate_first_line,
-    netcdf_name,
     parse_flat,
     parse_header,
     parse_rect,
@@ -68,7 +67,9 @@ from .ames_header import (
     to_float,
     trim_tail,
 )
+from .common import time_span
 from .registry import TimeRange, register, single_table_tree
+from .values import netcdf_name
 
 #: ICARTT normal-comment keywords (ICARTT 1.1 and 2.0).
 ICARTT_KEYWORDS = ("PI_CONTACT_INFO", "PLATFORM", "LOCATION", "ASSOCIATED_DATA", "INSTRUMENT_INFO", "DATA_INFO",
@@ -152,9 +153,13 @@ class _Meta:
         new = netcdf_name(name, index, prefix)
         if new.lower() == "time":
             new = new + "_"
-        base, k = new, 2
+        return self._claim(new)
+
+    def _claim(self, name: str) -> str:
+        """``name``, or ``name_2``, ``name_3`` ... when taken; the result is marked as taken."""
+        new, k = name, 2
         while new in self.used:
-            new = f"{base}_{k}"
+            new = f"{name}_{k}"
             k += 1
         self.used.add(new)
         return new
@@ -203,12 +208,7 @@ class _Meta:
         if new.lower() == "time":
             unit = re.sub(r"\W+", "_", attrs.get("units", "")).strip("_")
             new = f"time_{unit}" if unit else "time_axis"
-        base, k = new, 2
-        while new in self.used:
-            new = f"{base}_{k}"
-            k += 1
-        self.used.add(new)
-        return new
+        return self._claim(new)
 
 
 def _apply(raw: np.ndarray, var: AmesVar, meta: _Meta, llod_ulod: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
@@ -803,12 +803,7 @@ class NasaAmesReader:
 
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last time (reads the file)."""
-        ds = self.read(path, **options)
-        t = np.atleast_1d(ds["time"].values)
-        if t.size == 0:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        return TimeRange(t.min(), t.max(), n=int(t.size))
+        return time_span(self.read(path, **options)["time"].values)
 
 
 register(NasaAmesReader())

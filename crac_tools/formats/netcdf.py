@@ -37,6 +37,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import DataQualityWarning, ParseError, warn
+from .common import no_records, safe_sniff, time_span
 from .geoms import has_geoms_attributes, hdf5_signature
 from .hisparc import is_pytables
 from .registry import TimeRange, register, single_table_tree
@@ -224,17 +225,15 @@ class NetcdfReader:
     name = "netcdf"
     multi_table = False
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """netCDF-3 by its ``CDF`` magic; HDF5 (netCDF-4) unless the file is a GEOMS or a PyTables file."""
-        try:
-            fmt = netcdf_format(head)
-            if fmt is None:
-                return False
-            if fmt != "NETCDF4":
-                return True
-            return path is not None and not has_geoms_attributes(path) and not is_pytables(path)
-        except Exception:  # noqa: BLE001 - a sniff never raises
+        fmt = netcdf_format(head)
+        if fmt is None:
             return False
+        if fmt != "NETCDF4":
+            return True
+        return path is not None and not has_geoms_attributes(path) and not is_pytables(path)
 
     def read(self, path: str | os.PathLike, table: str | None = None, **options) -> xr.Dataset:
         """Read a netCDF file (root group, or the group ``table``) into memory and close it.
@@ -272,14 +271,8 @@ class NetcdfReader:
         """First and last time of the root group (reads the file)."""
         ds = self.read(path)
         if "time" not in ds.coords or ds.sizes.get("time", 0) == 0:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        t = ds["time"].values
-        t = t[~np.isnat(t)]
-        if t.size == 0:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        return TimeRange(t.min(), t.max(), n=int(ds.sizes["time"]))
+            return no_records()
+        return time_span(ds["time"].values, skip_nat=True, n=int(ds.sizes["time"]))
 
 
 register(NetcdfReader())

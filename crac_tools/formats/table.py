@@ -48,10 +48,11 @@ import xarray as xr
 
 from ..errors import DataQualityWarning, ParseError, warn
 from . import table_time as tt
+from .common import safe_sniff, time_span
 from .registry import TimeRange, register, single_table_tree
 from .table_parse import parse_data
 from .table_sniff import FIXED, HEAD_BYTES, WHITESPACE, detect_layout, is_number, looks_tabular
-from .toa5 import _fits_float32
+from .values import fits_float32, fits_int32
 
 #: Values often used as "missing" without saying so; reported (not replaced) when undeclared.
 COMMON_SENTINELS = (-99.9, -99.99, -999.0, -999.9, -999.99, -9999.0, -9999.9, -99999.0, 9999.0, 99999.0, 9999.9)
@@ -343,10 +344,10 @@ def _values(values: np.ndarray, kind: str, sentinels: set[str]) -> tuple[np.ndar
         replaced = int(hit.sum())
         values[hit] = np.nan
     if values.dtype.kind == "i":
-        if values.size and values.min() >= -(2 ** 31) and values.max() < 2 ** 31:
+        if fits_int32(values):
             return values.astype(np.int32), None, 0
         return values, None, 0
-    if _fits_float32(values):
+    if fits_float32(values):
         values = values.astype(np.float32)
     return values, (nums[0] if nums else None), replaced
 
@@ -458,19 +459,17 @@ class TableReader:
     name = "table"
     multi_table = False
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """True for text (not binary) whose lines split into consistent columns; never raises."""
-        try:
-            if head.startswith(_UTF16_BOMS):
-                head = _from_utf16(head[:len(head) // 2 * 2])
-            verdict = looks_tabular(head)
-            if verdict is None and path is not None:
-                with open(path, "rb") as fh:
-                    more = fh.read(HEAD_BYTES)
-                verdict = looks_tabular(_from_utf16(more) if more.startswith(_UTF16_BOMS) else more, complete=True)
-            return bool(verdict)
-        except Exception:  # noqa: BLE001 - a sniff must never raise
-            return False
+        if head.startswith(_UTF16_BOMS):
+            head = _from_utf16(head[:len(head) // 2 * 2])
+        verdict = looks_tabular(head)
+        if verdict is None and path is not None:
+            with open(path, "rb") as fh:
+                more = fh.read(HEAD_BYTES)
+            verdict = looks_tabular(_from_utf16(more) if more.startswith(_UTF16_BOMS) else more, complete=True)
+        return bool(verdict)
 
     def read(self, path: str | os.PathLike, table: str | None = None, spec: TableSpec | Mapping | None = None,
              use_threads: bool = False, **options) -> xr.Dataset:
@@ -538,11 +537,7 @@ class TableReader:
 
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last time and the record count (reads the file)."""
-        t = self.read(path, **options)["time"].values
-        if t.size == 0:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        return TimeRange(t[0], t[-1], n=int(t.size))
+        return time_span(self.read(path, **options)["time"].values, ordered=True)
 
 
 register(TableReader())

@@ -51,12 +51,10 @@ class Parsed:
     delim: str  # the delimiter finally used (whitespace may turn to fixed-width)
 
 
-def collapse_whitespace(arr: np.ndarray) -> np.ndarray:
-    """Runs of blanks -> one space; blanks at line starts/ends and ``\\r`` dropped (bytes in, bytes out)."""
+def _blank_runs(arr: np.ndarray, ws: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of the bytes ``ws`` marks: start and end (exclusive) of each run, and the byte just before and just
+    after it (a line feed at the start and end of ``arr``)."""
     n = arr.size
-    if n == 0:
-        return arr
-    ws = (arr == 32) | (arr == 9) | (arr == 13)
     edge = np.diff(ws.view(np.int8), prepend=np.int8(0), append=np.int8(0))
     starts = np.flatnonzero(edge == 1)
     ends = np.flatnonzero(edge == -1)
@@ -64,6 +62,15 @@ def collapse_whitespace(arr: np.ndarray) -> np.ndarray:
     before[starts == 0] = 10
     after = arr[np.minimum(ends, n - 1)]
     after[ends >= n] = 10
+    return starts, ends, before, after
+
+
+def collapse_whitespace(arr: np.ndarray) -> np.ndarray:
+    """Runs of blanks -> one space; blanks at line starts/ends and ``\\r`` dropped (bytes in, bytes out)."""
+    if arr.size == 0:
+        return arr
+    ws = (arr == 32) | (arr == 9) | (arr == 13)
+    starts, ends, before, after = _blank_runs(arr, ws)
     delim = starts[(before != 10) & (after != 10)]
     keep = ~ws
     keep[delim] = True
@@ -85,13 +92,7 @@ def strip_fields(arr: np.ndarray, delim: int) -> np.ndarray:
     ws = (arr == 32) | (arr == 9)
     if n == 0 or not ws.any():
         return arr
-    edge = np.diff(ws.view(np.int8), prepend=np.int8(0), append=np.int8(0))
-    starts = np.flatnonzero(edge == 1)
-    ends = np.flatnonzero(edge == -1)
-    before = arr[np.maximum(starts - 1, 0)]
-    before[starts == 0] = 10
-    after = arr[np.minimum(ends, n - 1)]
-    after[ends >= n] = 10
+    starts, ends, before, after = _blank_runs(arr, ws)
     outer = (before == delim) | (before == 10) | (after == delim) | (after == 10) | (after == 13)
     if not outer.any():
         return arr

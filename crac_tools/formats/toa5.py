@@ -34,13 +34,22 @@ import pyarrow.csv as pacsv
 import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
-from .registry import TimeRange, in_worker, register, single_table_tree
+from .campbell_types import (
+    HEADER_KEYS,
+    Column,
+    build_dataset,
+    check_column_lines,
+    header_attrs,
+    header_lines,
+    read_head,
+)
+from .common import check_table, named_table_tree
+from .registry import TimeRange, in_worker, register
+from .values import as_float, decode_text, empty_values, fits_int32
 
 _BOM = b"\xef\xbb\xbf"
 _MAGIC = b'"TOA5"'
-#: Header line 1 fields, in file order, as global attribute names.
-HEADER_KEYS = ("file_format", "station_name", "logger_model", "logger_serial", "logger_os",
-               "program_name", "program_signature", "table_name")
+_LINES = ("file type", "column names", "units", "processing")
 #: Tokens read as missing (NaN) in numeric and time columns. INF/-INF are parsed as +/-inf by Arrow.
 NULL_TOKENS = ["NAN", "NaN", "nan", ""]
 _SENTINELS = frozenset({"NAN", "NaN", "nan", "INF", "-INF", "+INF", "inf", "-inf"})
@@ -53,11 +62,6 @@ _FIELD_RE = re.compile(r'"((?:[^"]|"")*)"|([^,]*)')
 _CONVERT_RE = re.compile(r"column #(\d+): Row #(\d+): CSV conversion error to (\w+).*?: invalid value '(.*)'",
                          re.S)
 _ROW_RE = re.compile(r"Row #(\d+)")
-_BAD_NAME_CHARS = re.compile(r"[/\x00-\x1f\x7f]")
-#: Powers of ten 1e-340 .. 1e329 by table lookup (np.power is ~10x slower than a take).
-_POW10_OFFSET = 340
-with np.errstate(over="ignore"):
-    _POW10 = 10.0 ** np.arange(-_POW10_OFFSET, 330, dtype=np.float64)
 _EXPECTED = {"int": "a number", "float": "a number", "time": "a timestamp YYYY-MM-DD HH:MM:SS[.fff]"}
 
 
@@ -80,67 +84,19 @@ def _tokens(line: str) -> list[tuple[str, bool]]:
             return out
 
 
-def _decode(data: bytes) -> tuple[str, str]:
-    """Decode header text as UTF-8, falling back to Latin-1 (never fails); return (text, encoding)."""
-    try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        return data.decode("latin-1"), "latin-1"
-
-
-def _netcdf_name(name: str, index: int) -> str:
-    """``name`` unchanged when netCDF accepts it, else a close valid name."""
-    new = _BAD_NAME_CHARS.sub("_", name.strip())
-    if not new:
-        return f"column_{index + 1}"
-    if not (new[0].isalnum() or new[0] == "_"):
-        new = "v" + new
-    return new
-
-
 class _Header:
     """The four TOA5 header lines of a file."""
 
     def __init__(self, raw: bytes, path: Path) -> None:
         start = len(_BOM) if raw.startswith(_BOM) else 0
-        ends = []
-        pos = start
-        for _ in range(4):
-            nl = raw.find(b"\n", pos)
-            if nl < 0:
-                if raw[pos:].strip():  # a last header line without newline
-                    ends.append(len(raw))
-                    pos = len(raw)
-                break
-            ends.append(nl)
-            pos = nl + 1
-        if len(ends) < 4:
-            what = ("file type", "column names", "units", "processing")[len(ends)]
-            raise ParseError(path, "incomplete TOA5 header", line=len(ends) + 1,
-                             expected=f"4 header lines (line {len(ends) + 1}: {what})",
-                             found=f"{len(ends)} line(s)")
-        text, self.encoding = _decode(raw[start:ends[3]])
+        ends, self.data_start = header_lines(raw, path, "TOA5", _LINES, start=start, unterminated=True)
+        text, self.encoding = decode_text(raw[start:ends[3]])
         lines = [ln.rstrip("\r") for ln in text.split("\n")]
         rows = [next(csv.reader([ln])) if ln else [] for ln in lines]
-        self.data_start = pos
-        first = rows[0]
-        if not first or first[0] != "TOA5":
-            raise ParseError(path, "not a TOA5 file", line=1, expected='"TOA5" as first field',
-                             found=repr(first[0] if first else ""))
-        self.attrs = {k: v for k, v in zip(HEADER_KEYS, first, strict=False)}
+        self.attrs = header_attrs(rows, path, "TOA5", HEADER_KEYS)
         self.table = self.attrs.get("table_name", "")
         self.names, self.units, self.process = rows[1], rows[2], rows[3]
-        for lineno, label, row in ((3, "units", self.units), (4, "processing", self.process)):
-            if len(row) != len(self.names):
-                raise ParseError(path, f"the {label} line does not match the column names", line=lineno,
-                                 expected=f"{len(self.names)} fields (one per name on line 2)",
-                                 found=f"{len(row)} fields")
-        seen: set[str] = set()
-        for name in self.names:
-            if name in seen:
-                raise ParseError(path, "duplicate column name", line=2, expected="unique names",
-                                 found=repr(name))
-            seen.add(name)
+        check_column_lines(path, self.names, (("units", self.units), ("processing", self.process)), 2, "column")
         upper = [n.upper() for n in self.names]
         if "TIMESTAMP" in upper:
             self.time_index = upper.index("TIMESTAMP")
@@ -194,47 +150,6 @@ def _line_of_row(data: memoryview, row: int, first_line: int) -> int:
     length = stops - starts - (arr[np.maximum(stops - 1, 0)] == 13)
     nonempty = np.flatnonzero(length > 0)
     return first_line + int(nonempty[min(row, len(nonempty)) - 1])
-
-
-def _fits_float32(x: np.ndarray) -> bool:
-    """True when every finite value has <= 7 significant digits and survives a float32 round trip.
-
-    With ``s = 10**(6 - floor(log10|x|))``: (a) ``x*s`` is an integer (to 1e-6) and (b)
-    ``|float32(x) - x| * s <= 0.5`` (half a unit of the 7th significant digit). Denormals and values
-    beyond the float32 range fail.
-
-    Examples
-    --------
-    >>> _fits_float32(np.array([1.016, 0.5542219, np.nan, 0.0]))
-    True
-    >>> _fits_float32(np.array([-0.471105068922043])), _fits_float32(np.array([4.09545187592563e-312]))
-    (False, False)
-    """
-    a = np.abs(x)
-    ok = np.isfinite(a)
-    ok &= a != 0
-    if not ok.all():
-        a, x = a[ok], x[ok]
-    if a.size == 0:
-        return True
-    if a.max() > 3.4e38 or a.min() < 1.1754944e-38:  # float32 overflow or denormal
-        return False
-    with np.errstate(all="ignore"):
-        e = np.log10(a, out=a)
-        np.floor(e, out=e)
-        k = e.astype(np.int64)
-        np.subtract(_POW10_OFFSET + 6, k, out=k)
-        s = _POW10.take(k)  # 10 ** (6 - floor(log10|x|)), by table lookup (np.power is ~10x slower)
-        y = np.multiply(x, s, out=a)  # in [1e6, 1e7)
-        back = x.astype(np.float32).astype(np.float64)
-        back *= s
-        back -= y
-        np.abs(back, out=back)
-        if not (back <= 0.5).all():
-            return False
-        np.subtract(y, np.rint(y, out=s), out=y)
-        np.abs(y, out=y)
-        return bool((y < 1e-6).all())
 
 
 def _arrow_types(header: _Header, kinds: list[str]) -> dict[str, pa.DataType]:
@@ -308,11 +223,6 @@ def _split_tail(raw: bytes, start: int) -> tuple[int, int, bool]:
     return (nl + 1 if nl >= 0 else start), end, True
 
 
-def _empty_array(kind: str) -> np.ndarray:
-    dtype = {"int": np.int64, "time": "datetime64[ns]", "string": object}.get(kind, np.float64)
-    return np.empty(0, dtype=dtype)
-
-
 def _sample(raw: bytes, start: int, end: int, encoding: str) -> list[list[tuple[str, bool]]]:
     """Tokens of the first :data:`SAMPLE_LINES` non-empty data lines."""
     chunk = raw[start:min(end, start + 64 * 1024)]
@@ -331,13 +241,10 @@ def _column_array(col: pa.ChunkedArray, kind: str, is_record: bool) -> np.ndarra
         return col.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
     values = col.to_numpy(zero_copy_only=False)  # int64 with nulls comes back as float64 with NaN
     if values.dtype.kind == "i":
-        if not is_record and values.size and values.min() >= -(2**31) and values.max() < 2**31:
+        if not is_record and fits_int32(values):
             return values.astype(np.int32)
         return values
-    values = values.astype(np.float64, copy=False)
-    if _fits_float32(values):
-        return values.astype(np.float32)
-    return values
+    return as_float(values)
 
 
 def _build(header: _Header, arrays: list[np.ndarray], path: Path, truncated: list[int]) -> xr.Dataset:
@@ -345,32 +252,11 @@ def _build(header: _Header, arrays: list[np.ndarray], path: Path, truncated: lis
     attrs["source_file"] = path.name
     if truncated:
         attrs["truncated_lines"] = ",".join(str(n) for n in truncated)
-    time = arrays[header.time_index]
-    coords = {"time": ("time", time, {"standard_name": "time", "long_name": "time",
-                                      "original_name": header.names[header.time_index]})}
-    data_vars: dict[str, xr.Variable] = {}
-    for j, (name, values) in enumerate(zip(header.names, arrays, strict=True)):
-        if j == header.time_index:
-            continue
-        var_attrs: dict[str, str] = {}
-        new = _netcdf_name(name, j)
-        if new == "time":
-            new = "time_"
-        while new in data_vars:
-            new += "_"
-        if header.units[j]:
-            var_attrs["units"] = header.units[j]
-        if header.process[j]:
-            var_attrs["process"] = header.process[j]
-        var_attrs["long_name"] = f"{name} ({header.process[j]})" if header.process[j] else name
-        if new != name:
-            var_attrs["original_name"] = name
-        # object (text) arrays go in as they are: xarray would round-trip them through pandas strings
-        var = xr.Variable(("time",), values, var_attrs, fastpath=values.dtype == object)
-        if values.dtype.kind == "f":
-            var.encoding["_FillValue"] = np.nan
-        data_vars[new] = var
-    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+    # index=j: an unnamed column is named by its place in the file, counting the time column
+    columns = [Column(name, values, units=header.units[j], process=header.process[j], index=j)
+               for j, (name, values) in enumerate(zip(header.names, arrays, strict=True)) if j != header.time_index]
+    return build_dataset(arrays[header.time_index], columns, attrs,
+                         {"original_name": header.names[header.time_index]})
 
 
 class Toa5Reader:
@@ -430,9 +316,7 @@ class Toa5Reader:
         path = Path(path)
         raw = path.read_bytes()
         header = _Header(raw, path)
-        if table is not None and table != header.table:
-            raise ParseError(path, f"the file holds table {header.table!r}, not {table!r}", line=1,
-                             expected=f"table {table!r}", found=f"table {header.table!r}")
+        check_table(path, table, header.table, line=1)
         start = header.data_start
         stop, end, partial = _split_tail(raw, start)
         ncol = len(header.names)
@@ -464,7 +348,7 @@ class Toa5Reader:
             warn(TruncatedRecordWarning, f"{path}, line {last_line}: last line lacks its line terminator "
                                          "(kept: it has all fields)")
         if tab is None:
-            arrays = [_empty_array(k) for k in kinds]
+            arrays = [empty_values(k) for k in kinds]
         else:
             arrays = [_column_array(tab.column(j), kinds[j], n.upper() == "RECORD")
                       for j, n in enumerate(header.names)]
@@ -479,8 +363,7 @@ class Toa5Reader:
         >>> list(tree.children)  # doctest: +SKIP
         ['Daily']
         """
-        ds = self.read(path, **options)
-        return single_table_tree(ds, ds.attrs.get("table_name") or "table")
+        return named_table_tree(self.read(path, **options))
 
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last record time from the header, first data line and last complete line only.
@@ -494,9 +377,7 @@ class Toa5Reader:
         size = path.stat().st_size
         chunk = 64 * 1024
         with open(path, "rb") as fh:
-            head = fh.read(chunk)
-            while head.count(b"\n") < 5 and len(head) < size:
-                head += fh.read(chunk)
+            head = read_head(fh, size, 5, chunk)
             header = _Header(head, path)
             tail_start = max(header.data_start, size - chunk)
             fh.seek(tail_start)

@@ -31,17 +31,24 @@ import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
 from .campbell_types import (
+    HEADER_KEYS,
     Column,
     build_dataset,
     decode_field,
+    field_lines,
+    header_attrs,
+    header_lines,
     header_rows,
     parse_types,
+    read_head,
     record_dtype,
     record_variable,
+    sniff_header,
     stamp_to_time,
 )
-from .registry import SNIFF_BYTES, TimeRange, register, single_table_tree
-from .toa5 import HEADER_KEYS, _decode
+from .common import check_table, named_table_tree, no_records, safe_sniff
+from .registry import TimeRange, register
+from .values import decode_text
 
 _MAGIC = b'"TOB1"'
 _LINES = ("file type", "field names", "units", "processing", "data types")
@@ -51,40 +58,12 @@ class _Header:
     """The five ASCII header lines of a TOB1 file."""
 
     def __init__(self, raw: bytes, path: Path) -> None:
-        ends, pos = [], 0
-        for _ in range(5):
-            nl = raw.find(b"\n", pos)
-            if nl < 0:
-                break
-            ends.append(nl)
-            pos = nl + 1
-        if len(ends) < 5:
-            n = len(ends)
-            raise ParseError(path, "incomplete TOB1 header", line=n + 1,
-                             expected=f"5 header lines (line {n + 1}: {_LINES[n]})", found=f"{n} line(s)")
-        self.data_start = pos
-        text, self.encoding = _decode(raw[:ends[4]])
+        ends, self.data_start = header_lines(raw, path, "TOB1", _LINES)
+        text, self.encoding = decode_text(raw[:ends[4]])
         rows = header_rows(text, path)
-        first = rows[0]
-        if not first or first[0] != "TOB1":
-            raise ParseError(path, "not a TOB1 file", line=1, expected='"TOB1" as first field',
-                             found=repr(first[0] if first else ""))
-        self.attrs = {k: v for k, v in zip(HEADER_KEYS, first, strict=False)}
+        self.attrs = header_attrs(rows, path, "TOB1", HEADER_KEYS)
         self.table = self.attrs.get("table_name", "")
-        self.names, self.units, self.process, types = rows[1], rows[2], rows[3], rows[4]
-        if not self.names:
-            raise ParseError(path, "no field names", line=2, expected="quoted field names", found="an empty line")
-        for lineno, label, row in ((3, "units", self.units), (4, "processing", self.process),
-                                   (5, "data type", types)):
-            if len(row) != len(self.names):
-                raise ParseError(path, f"the {label} line does not match the field names", line=lineno,
-                                 expected=f"{len(self.names)} fields (one per name on line 2)",
-                                 found=f"{len(row)} fields")
-        seen: set[str] = set()
-        for name in self.names:
-            if name in seen:
-                raise ParseError(path, "duplicate field name", line=2, expected="unique names", found=repr(name))
-            seen.add(name)
+        self.names, self.units, self.process, types = field_lines(rows, 2, path)
         self.types = [t.strip() for t in types]
         self.specs = parse_types(self.names, self.types, path, line=5)
         self.dtype = record_dtype(self.specs)
@@ -158,18 +137,10 @@ class Tob1Reader:
     name = "tob1"
     multi_table = False
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """True for ``"TOB1"`` files whose header lines (as far as ``head`` reaches) are consistent."""
-        try:
-            if not head.startswith(_MAGIC):
-                return False
-            if head.count(b"\n") >= 5:
-                _Header(head, Path(str(path)) if path is not None else Path("<head>"))
-                return True
-            # a header longer than the sniffed bytes: accept only when the file goes on
-            return len(head) >= SNIFF_BYTES and head.count(b"\n") >= 1
-        except Exception:  # noqa: BLE001 - sniff never raises
-            return False
+        return sniff_header(head, path, _MAGIC, _Header, lines=5, partial_lines=1)
 
     def read(self, path: str | os.PathLike, table: str | None = None, **options) -> xr.Dataset:
         """Read a TOB1 file into an :class:`xarray.Dataset`.
@@ -203,9 +174,7 @@ class Tob1Reader:
         path = Path(path)
         raw = path.read_bytes()
         header = _Header(raw, path)
-        if table is not None and table != header.table:
-            raise ParseError(path, f"the file holds table {header.table!r}, not {table!r}", line=1,
-                             expected=f"table {table!r}", found=f"table {header.table!r}")
+        check_table(path, table, header.table, line=1)
         return _dataset(_records(raw, header, path), header, path)
 
     def read_tree(self, path: str | os.PathLike, **options) -> xr.DataTree:
@@ -216,8 +185,7 @@ class Tob1Reader:
         >>> list(Tob1Reader().read_tree("TOB1_Station_Daily.dat").children)  # doctest: +SKIP
         ['Daily']
         """
-        ds = self.read(path, **options)
-        return single_table_tree(ds, ds.attrs.get("table_name") or "table")
+        return named_table_tree(self.read(path, **options))
 
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last record time and the record count, from the header, first and last record only.
@@ -230,15 +198,11 @@ class Tob1Reader:
         path = Path(path)
         size = path.stat().st_size
         with open(path, "rb") as fh:
-            head = fh.read(64 * 1024)
-            while head.count(b"\n") < 5 and len(head) < size:
-                head += fh.read(64 * 1024)
-            header = _Header(head, path)
+            header = _Header(read_head(fh, size, 5), path)
             rsize = header.dtype.itemsize
             n = (size - header.data_start) // rsize
             if n == 0:
-                nat = np.datetime64("NaT", "ns")
-                return TimeRange(nat, nat, n=0)
+                return no_records()
             fh.seek(header.data_start)
             first = np.frombuffer(fh.read(rsize), dtype=header.dtype)
             fh.seek(header.data_start + (n - 1) * rsize)

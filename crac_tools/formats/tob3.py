@@ -46,14 +46,19 @@ from .campbell_types import (
     Column,
     build_dataset,
     decode_field,
+    field_lines,
+    header_attrs,
+    header_lines,
     header_rows,
     parse_types,
     record_dtype,
     record_variable,
+    sniff_header,
     stamp_to_time,
 )
-from .registry import SNIFF_BYTES, TimeRange, register, single_table_tree
-from .toa5 import _decode
+from .common import check_table, named_table_tree, safe_sniff, time_span
+from .registry import TimeRange, register
+from .values import decode_text
 
 _MAGIC = b'"TOB3"'
 _LINES = ("file type", "table information", "field names", "units", "processing", "data types")
@@ -94,25 +99,10 @@ class _Header:
     """The six ASCII header lines of a TOB3 file."""
 
     def __init__(self, raw: bytes, path: Path) -> None:
-        ends, pos = [], 0
-        for _ in range(6):
-            nl = raw.find(b"\n", pos)
-            if nl < 0:
-                break
-            ends.append(nl)
-            pos = nl + 1
-        if len(ends) < 6:
-            n = len(ends)
-            raise ParseError(path, "incomplete TOB3 header", line=n + 1,
-                             expected=f"6 header lines (line {n + 1}: {_LINES[n]})", found=f"{n} line(s)")
-        self.data_start = pos
-        text, self.encoding = _decode(raw[:ends[5]])
+        ends, self.data_start = header_lines(raw, path, "TOB3", _LINES)
+        text, self.encoding = decode_text(raw[:ends[5]])
         rows = header_rows(text, path, strip=True)
-        first = rows[0]
-        if not first or first[0] != "TOB3":
-            raise ParseError(path, "not a TOB3 file", line=1, expected='"TOB3" as first field',
-                             found=repr(first[0] if first else ""))
-        self.attrs: dict = {k: v for k, v in zip(HEADER_KEYS, first, strict=False)}
+        self.attrs: dict = header_attrs(rows, path, "TOB3", HEADER_KEYS)
         table = rows[1]
         if len(table) < 6:
             raise ParseError(path, "incomplete table line", line=2,
@@ -149,20 +139,7 @@ class _Header:
                              found=repr(table[5]))
         for j, extra in enumerate(table[8:], start=9):
             self.attrs[f"table_line_field_{j}"] = extra
-        self.names, self.units, self.process, types = rows[2], rows[3], rows[4], rows[5]
-        if not self.names:
-            raise ParseError(path, "no field names", line=3, expected="quoted field names", found="an empty line")
-        for lineno, label, row in ((4, "units", self.units), (5, "processing", self.process),
-                                   (6, "data type", types)):
-            if len(row) != len(self.names):
-                raise ParseError(path, f"the {label} line does not match the field names", line=lineno,
-                                 expected=f"{len(self.names)} fields (one per name on line 3)",
-                                 found=f"{len(row)} fields")
-        seen: set[str] = set()
-        for name in self.names:
-            if name in seen:
-                raise ParseError(path, "duplicate field name", line=3, expected="unique names", found=repr(name))
-            seen.add(name)
+        self.names, self.units, self.process, types = field_lines(rows, 3, path)
         self.types = types
         self.specs = parse_types(self.names, types, path, line=6)
         self.dtype = record_dtype(self.specs)
@@ -283,17 +260,10 @@ class Tob3Reader:
     name = "tob3"
     multi_table = False
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """True for ``"TOB3"`` files whose header lines (as far as ``head`` reaches) are consistent."""
-        try:
-            if not head.startswith(_MAGIC):
-                return False
-            if head.count(b"\n") >= 6:
-                _Header(head, Path(str(path)) if path is not None else Path("<head>"))
-                return True
-            return len(head) >= SNIFF_BYTES and head.count(b"\n") >= 2
-        except Exception:  # noqa: BLE001 - sniff never raises
-            return False
+        return sniff_header(head, path, _MAGIC, _Header, lines=6, partial_lines=2)
 
     def read(self, path: str | os.PathLike, table: str | None = None, **options) -> xr.Dataset:
         """Read a TOB3 file into an :class:`xarray.Dataset`.
@@ -327,9 +297,7 @@ class Tob3Reader:
         path = Path(path)
         raw = path.read_bytes()
         header = _Header(raw, path)
-        if table is not None and table != header.table:
-            raise ParseError(path, f"the file holds table {header.table!r}, not {table!r}", line=2,
-                             expected=f"table {table!r}", found=f"table {header.table!r}")
+        check_table(path, table, header.table, line=2)
         return _dataset(raw, header, path)
 
     def read_tree(self, path: str | os.PathLike, **options) -> xr.DataTree:
@@ -340,8 +308,7 @@ class Tob3Reader:
         >>> list(Tob3Reader().read_tree("TOB3_long27.dat").children)  # doctest: +SKIP
         ['TOB3_Long']
         """
-        ds = self.read(path, **options)
-        return single_table_tree(ds, ds.attrs.get("table_name") or "table")
+        return named_table_tree(self.read(path, **options))
 
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last record time and the record count (frames are validated, so the file is read).
@@ -355,11 +322,7 @@ class Tob3Reader:
         raw = path.read_bytes()
         header = _Header(raw, path)
         frames = _Frames(raw, header, path)
-        if frames.times.size == 0:
-            nat = np.datetime64("NaT", "ns")
-            return TimeRange(nat, nat, n=0)
-        t = frames.times.astype("datetime64[ns]")
-        return TimeRange(t.min(), t.max(), n=int(t.size))
+        return time_span(frames.times.astype("datetime64[ns]"))
 
 
 register(Tob3Reader())

@@ -56,10 +56,11 @@ import pyarrow.csv as pacsv
 import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
+from .common import safe_sniff, time_span
 from .registry import TimeRange, register, single_table_tree
 from .table_parse import _line_bounds
 from .table_sniff import attr_name
-from .toa5 import _fits_float32
+from .values import fits_float32
 
 _FIRST_RE = re.compile(rb"^\s*\d+\s*;\s*NUMBER OF GENERAL HEADER LINES", re.I)
 _TIME_RE = re.compile(r"^\s*(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})\s*,?\s+(\d{1,2})\s*:\s*(\d{1,2})"
@@ -155,15 +156,13 @@ class TolnetReader:
     name = "tolnet"
     multi_table = False
 
+    @safe_sniff
     def sniff(self, head: bytes, path: Path | None) -> bool:
         """True when line 1 counts the general header lines and the header names TOLNet or a profile block."""
-        try:
-            if not _FIRST_RE.match(head):
-                return False
-            upper = head.upper()
-            return b"TOLNET" in upper or b"#BEGIN PROFILE" in upper
-        except Exception:  # noqa: BLE001 - a sniff must never raise
+        if not _FIRST_RE.match(head):
             return False
+        upper = head.upper()
+        return b"TOLNET" in upper or b"#BEGIN PROFILE" in upper
 
     def read(self, path: str | os.PathLike, table: str | None = None, use_threads: bool = False,
              **options) -> xr.Dataset:
@@ -407,7 +406,7 @@ class TolnetReader:
             name, units, desc = cols[j]
             var = re.sub(r"[/\s]+", "_", name) or f"column_{j + 1}"
             arr = grid[:, :, j - 1]
-            if _fits_float32(arr.ravel()):
+            if fits_float32(arr.ravel()):
                 arr = arr.astype(np.float32)
             vattrs = {"long_name": desc or name}
             if units:
@@ -462,9 +461,7 @@ class TolnetReader:
         raw = path.read_bytes()
         hits = _MEAN_RE.findall(raw)
         if not hits:
-            ds = self.read(path)
-            t = ds["time"].values
-            return TimeRange(t[0], t[-1], n=int(t.size))
+            return time_span(self.read(path)["time"].values, ordered=True)
         first = _parse_time(hits[0].decode("latin-1").strip(), path, 0)
         last = _parse_time(hits[-1].decode("latin-1").strip(), path, 0)
         return TimeRange(first, last, n=len(hits))

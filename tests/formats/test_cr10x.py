@@ -4,12 +4,12 @@ multi-array files."""
 from __future__ import annotations
 
 import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from formats_helpers import assert_round_trip, quiet
 
 import crac_tools as crac
 from crac_tools.errors import DataQualityWarning, ParseError, TruncatedRecordWarning
@@ -58,21 +58,6 @@ def write(tmp_path: Path, text: str, name: str = "data.dat") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
-
-
-def quiet(fn, *args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return fn(*args, **kw)
-
-
-def assert_round_trip(ds: xr.Dataset, tmp_path: Path) -> None:
-    ds.to_netcdf(tmp_path / "rt.nc", engine="h5netcdf")
-    with xr.open_dataset(tmp_path / "rt.nc", engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    ds.to_zarr(tmp_path / "rt.zarr", mode="w")
-    with xr.open_zarr(tmp_path / "rt.zarr") as back:
-        xr.testing.assert_identical(ds, back.load())
 
 
 def test_parse_def():

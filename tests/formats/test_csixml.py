@@ -5,12 +5,12 @@ reading the same records written as TOA5."""
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from formats_helpers import assert_round_trip, quiet
 
 import crac_tools as crac
 from crac_tools.errors import ParseError, TruncatedRecordWarning
@@ -82,12 +82,6 @@ def write(tmp_path: Path, text: str, name: str = "OneDay.xml") -> Path:
 
 def line_of(text: str, needle: str) -> int:
     return text[:text.index(needle)].count("\n") + 1
-
-
-def quiet(fn, *args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return fn(*args, **kw)
 
 
 def test_generated_sample(tmp_path):
@@ -242,12 +236,7 @@ def test_round_trip(tmp_path):
     ds = quiet(read_csixml, write(tmp_path, csixml_text()))
     ds = ds.copy()
     ds["BattVolt_TMn"].attrs["source_units"] = ds["BattVolt_TMn"].attrs.pop("units")  # as conventions.cf does
-    ds.to_netcdf(tmp_path / "rt.nc", engine="h5netcdf")
-    with xr.open_dataset(tmp_path / "rt.nc", engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    ds.to_zarr(tmp_path / "rt.zarr", mode="w")
-    with xr.open_zarr(tmp_path / "rt.zarr") as back:
-        xr.testing.assert_identical(ds, back.load())
+    assert_round_trip(ds, tmp_path)
 
 
 def test_large_file_reads_in_reasonable_time(tmp_path):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
+from formats_helpers import assert_round_trip, best_time, numbered_rows
 
 import crac_tools as crac
 from crac_tools.errors import DataQualityWarning, ParseError, TruncatedRecordWarning
@@ -314,17 +314,6 @@ def test_read_tree_table_and_time_range(tmp_path):
 # --------------------------------------------------------------------------------------------------
 
 
-def _round_trip(ds: xr.Dataset, tmp_path: Path) -> None:
-    nc = tmp_path / "rt.nc"
-    ds.to_netcdf(nc, engine="h5netcdf")
-    with xr.open_dataset(nc, engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    zpath = tmp_path / "rt.zarr"
-    ds.to_zarr(zpath, mode="w")
-    with xr.open_zarr(zpath) as back:
-        xr.testing.assert_identical(ds, back.load())
-
-
 def _real(testdata: Path, name: str) -> xr.Dataset:
     path = testdata / "nasa_ames" / name
     assert get_reader(path).name == "nasa_ames"
@@ -340,7 +329,7 @@ def test_1001_radiosonde(testdata, tmp_path):
     assert ds["Height above MSL"].values.tolist() == [30, 74, 105]
     assert ds.attrs["RS-number"] == "002104615"
     assert ds.attrs["data_source"] == "Data:    NZMS Radiosonde Ascent"
-    _round_trip(ds, tmp_path)
+    assert_round_trip(ds, tmp_path)
 
 
 def test_1010_and_1020_profiles(testdata, tmp_path):
@@ -352,12 +341,12 @@ def test_1010_and_1020_profiles(testdata, tmp_path):
     assert np.isnan(ds["O(1D) concentration"].values[0])  # missing 10000
     assert ds["Air concentration"].values[0] == pytest.approx(8.61e18)  # aux scale 1e12
     assert ds["Pressure"].attrs["units"] == "hPa"
-    _round_trip(ds, tmp_path)
+    assert_round_trip(ds, tmp_path)
     ds20 = _real(testdata, "1020.na")
     assert ds20["Altitude"].values.tolist() == list(range(10, 110, 5))
     np.testing.assert_allclose(ds20["O(3P) concentration"].values[:10], ds["O(3P) concentration"].values[:10])
     assert ds20["Pressure"].values[10] == 0.22 and np.isnan(ds20["Pressure"].values[11])
-    _round_trip(ds20, tmp_path)
+    assert_round_trip(ds20, tmp_path)
 
 
 def test_2010_and_2110_wind(testdata, tmp_path):
@@ -367,14 +356,14 @@ def test_2010_and_2110_wind(testdata, tmp_path):
     assert wind.sel(Altitude=40, Latitude=40).item() == 41.0
     assert np.isnan(wind.sel(Altitude=80).values).all()  # 200 is the missing value
     assert ds["Pressure"].values.tolist() == [1013.3, 55.3, 2.3, 0.22, 0.01]
-    _round_trip(ds, tmp_path)
+    assert_round_trip(ds, tmp_path)
     ds2 = _real(testdata, "2110.na")
     assert dict(ds2.sizes) == {"Altitude": 8, "Latitude": 9}
     wind2 = ds2["Mean zonal wind"]
     assert wind2.sel(Altitude=40, Latitude=30).item() == 28.2
     assert np.isnan(wind2.sel(Altitude=0, Latitude=0).item())  # not listed in that record
     assert ds2["Number of latitude points"].values.tolist() == [4, 4, 3, 7, 5, 8, 9, 4]
-    _round_trip(ds2, tmp_path)
+    assert_round_trip(ds2, tmp_path)
 
 
 def test_2160_sites(testdata, tmp_path):
@@ -386,7 +375,7 @@ def test_2160_sites(testdata, tmp_path):
     assert np.isnan(nox.sel({"Site name": "Coventry", "time_minutes": 0}).item())  # 100 = missing
     assert ds["Date"].values.tolist() == ["22-10-2002", "10-10-2002", "15-10-2002"]
     assert ds["Longitude"].values.tolist() == [-2.148, -1.517, -2.258]
-    _round_trip(ds, tmp_path)
+    assert_round_trip(ds, tmp_path)
 
 
 def test_ebas_nephelometer(testdata, tmp_path):
@@ -404,7 +393,7 @@ def test_ebas_nephelometer(testdata, tmp_path):
     assert ds.attrs["Station_code"] == "US1200R"
     assert ds.attrs["Station_latitude"] == "19.536230"
     assert ds.attrs["Data_definition"] == "EBAS_1.1"
-    _round_trip(ds, tmp_path)
+    assert_round_trip(ds, tmp_path)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -415,20 +404,13 @@ def test_ebas_nephelometer(testdata, tmp_path):
 @pytest.mark.slow
 def test_one_day_at_1hz_is_fast(tmp_path):
     n, nv = 86_400, 20
-    rng = np.random.default_rng(2)
-    vals = np.round(rng.normal(100, 50, (n, nv)), 3)
-    body = "\n".join(" ".join(r) for r in np.column_stack([np.arange(n).astype(str), vals.astype(str)]).tolist())
+    vals, body = numbered_rows(n, nv, seed=2, sep=" ")
     middle = ["1", "Time (s)", str(nv), " ".join(["1"] * nv), " ".join(["-9999"] * nv),
               *[f"V{i} (ppbv)" for i in range(nv)]]
     path = write(tmp_path, na_file(1001, middle, [body]), "day.na")
     read_nasa_ames(path)  # warm up imports
-    best = min(_timed(path) for _ in range(3))
+    best = best_time(read_nasa_ames, path)
     ds = read_nasa_ames(path)
     assert ds.sizes["time"] == n and ds["V3"].values[7] == vals[7, 3]
     assert best < 0.6, f"one 1 Hz day took {best:.3f} s"
 
-
-def _timed(path: Path) -> float:
-    t0 = time.perf_counter()
-    read_nasa_ames(path)
-    return time.perf_counter() - t0

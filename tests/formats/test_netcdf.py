@@ -9,6 +9,7 @@ import netCDF4
 import numpy as np
 import pytest
 import xarray as xr
+from formats_helpers import assert_round_trip
 
 import crac_tools as crac
 from crac_tools.errors import DataQualityWarning, ParseError
@@ -72,11 +73,7 @@ def test_pocean_file(pocean):
 
 @pytest.mark.parametrize("name", [ARM, POCEAN])
 def test_round_trip(testdata, tmp_path, name):
-    ds = crac.read(testdata / name)
-    ds.to_netcdf(tmp_path / "t.nc", engine="h5netcdf")
-    xr.testing.assert_identical(ds, xr.open_dataset(tmp_path / "t.nc", engine="h5netcdf", decode_times=NS).load())
-    ds.to_zarr(tmp_path / "t.zarr", mode="w")
-    xr.testing.assert_identical(ds, xr.open_zarr(tmp_path / "t.zarr", decode_times=NS).load())
+    assert_round_trip(crac.read(testdata / name), tmp_path, decode_times=NS)
 
 
 def test_tree_and_time_range(testdata):

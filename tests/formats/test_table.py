@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from formats_helpers import assert_round_trip
 
 import crac_tools as crac
 
@@ -141,13 +142,7 @@ def test_arm_csv_export(testdata):
 
 @pytest.mark.parametrize("name", REAL)
 def test_round_trip_netcdf_and_zarr(testdata, tmp_path, name):
-    ds = quiet_read(testdata / MET / name)
-    ds.to_netcdf(tmp_path / "x.nc", engine="h5netcdf")
-    with xr.open_dataset(tmp_path / "x.nc", engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    ds.to_zarr(tmp_path / "x.zarr", mode="w")
-    with xr.open_zarr(tmp_path / "x.zarr") as back:
-        xr.testing.assert_identical(ds, back.load())
+    assert_round_trip(quiet_read(testdata / MET / name), tmp_path)
 
 
 def test_time_range_and_tree(testdata):
@@ -210,13 +205,7 @@ def test_unix_seconds_by_spec(tmp_path):
 
 
 def test_hobo_round_trip(tmp_path):
-    ds = quiet_read(write(tmp_path, "hobo.csv", HOBO))
-    ds.to_netcdf(tmp_path / "h.nc", engine="h5netcdf")
-    with xr.open_dataset(tmp_path / "h.nc", engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    ds.to_zarr(tmp_path / "h.zarr", mode="w")
-    with xr.open_zarr(tmp_path / "h.zarr") as back:
-        xr.testing.assert_identical(ds, back.load())
+    assert_round_trip(quiet_read(write(tmp_path, "hobo.csv", HOBO)), tmp_path)
 
 
 JOSS = """PROJECT = INDOEX

@@ -4,12 +4,11 @@ and small generated files."""
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
+from formats_helpers import assert_round_trip, assert_same_as_toa5, for_netcdf, quiet
 
 import crac_tools as crac
 from crac_tools.errors import ParseError, TruncatedRecordWarning
@@ -20,43 +19,6 @@ from crac_tools.formats.tob1 import Tob1Reader, read_tob1
 
 T = np.datetime64
 EPOCH = 631_152_000  # 1990-01-01 in Unix seconds
-
-
-def quiet(fn, *args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no warning expected
-        return fn(*args, **kw)
-
-
-def assert_same_as_toa5(binary: xr.Dataset, toa5: xr.Dataset) -> None:
-    """Every variable of the TOA5 twin is in the binary read, with the same dtype and the same values."""
-    assert list(binary.data_vars) == list(toa5.data_vars)
-    for name in toa5.variables:
-        assert binary[name].dtype == toa5[name].dtype, name
-        xr.testing.assert_equal(binary[name], toa5[name])
-        for key in ("units", "process", "long_name"):
-            assert binary[name].attrs.get(key) == toa5[name].attrs.get(key), (name, key)
-    xr.testing.assert_equal(binary, toa5)
-
-
-def for_netcdf(ds: xr.Dataset) -> xr.Dataset:
-    """A time-of-extreme column keeps the measured quantity's units (as TOA5 does); a datetime variable cannot
-    carry ``units`` into netCDF, so move it to ``source_units`` as conventions.cf does before writing."""
-    ds = ds.copy()
-    for name in ds.data_vars:
-        if ds[name].dtype.kind == "M" and "units" in ds[name].attrs:
-            ds[name].attrs["source_units"] = ds[name].attrs.pop("units")
-    return ds
-
-
-def assert_round_trip(ds: xr.Dataset, tmp_path: Path) -> None:
-    ds = for_netcdf(ds)
-    ds.to_netcdf(tmp_path / "rt.nc", engine="h5netcdf")
-    with xr.open_dataset(tmp_path / "rt.nc", engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    ds.to_zarr(tmp_path / "rt.zarr", mode="w")
-    with xr.open_zarr(tmp_path / "rt.zarr") as back:
-        xr.testing.assert_identical(ds, back.load())
 
 
 # --------------------------------------------------------------------------------------------------
@@ -159,7 +121,7 @@ def test_generated_every_type(tmp_path):
     assert ds["tns"].values[0] == T("2026-02-19T09:46:17.000000005")
     assert ds.attrs["file_format"] == "TOB1" and ds.attrs["table_name"] == "Tab"
     assert ds.attrs["logger_serial"] == "1234" and ds.attrs["source_file"] == "t.dat"
-    assert_round_trip(ds, tmp_path)
+    assert_round_trip(for_netcdf(ds), tmp_path)
 
 
 def test_truncated_last_record(tmp_path):
@@ -301,7 +263,7 @@ def test_full27_equals_cardconvert_toa5(testdata, tmp_path):
     assert ds["text_val"].values[0] == "64291" and ds["text_val_3"].values[-1] == "314159"
     assert ds["temp(1)"].attrs["campbell_type"] == "FP2" and ds["rand"].attrs["campbell_type"] == "IEEE4"
     assert ds.attrs["table_name"] == "TOB1_Full" and ds.attrs["logger_os"] == "CR1000X.Std.08.01"
-    assert_round_trip(ds, tmp_path)
+    assert_round_trip(for_netcdf(ds), tmp_path)
 
 
 def test_station_daily_equals_toa5(testdata, tmp_path):
@@ -314,7 +276,7 @@ def test_station_daily_equals_toa5(testdata, tmp_path):
     assert ds.attrs["station_name"] == "Station" and ds.attrs["file_format"] == "TOB1"
     tr = Tob1Reader().time_range(camp / "TOB1_Station_Daily.dat")
     assert (tr.first, tr.last, tr.n) == (T("2014-04-11"), T("2014-06-06"), 57)
-    assert_round_trip(ds, tmp_path)
+    assert_round_trip(for_netcdf(ds), tmp_path)
 
 
 def test_real_files_sniffed(testdata):

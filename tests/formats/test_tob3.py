@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
+from formats_helpers import assert_round_trip, assert_same_as_toa5, for_netcdf, quiet
 
 import crac_tools as crac
 from crac_tools.errors import DataQualityWarning, ParseError, TruncatedRecordWarning
@@ -21,38 +20,6 @@ STAMP = 0x34E5
 REC = np.dtype([("x", ">f4"), ("c", ">u2"), ("b", ">u4")])  # IEEE4B, FP2, BOOL4: 10 bytes
 NL = 5  # records per frame
 FRAME = 12 + NL * REC.itemsize + 4
-
-
-def quiet(fn, *args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return fn(*args, **kw)
-
-
-def assert_same_as_toa5(binary: xr.Dataset, toa5: xr.Dataset) -> None:
-    """Every variable of the TOA5 twin is in the binary read, with the same dtype and the same values."""
-    assert list(binary.data_vars) == list(toa5.data_vars)
-    for name in toa5.variables:
-        assert binary[name].dtype == toa5[name].dtype, name
-        xr.testing.assert_equal(binary[name], toa5[name])
-        for key in ("units", "process", "long_name"):
-            assert binary[name].attrs.get(key) == toa5[name].attrs.get(key), (name, key)
-    xr.testing.assert_equal(binary, toa5)
-
-
-def assert_round_trip(ds: xr.Dataset, tmp_path: Path) -> None:
-    """read -> netCDF (h5netcdf) and zarr -> open gives identical values and attrs. A datetime variable cannot
-    carry ``units`` into netCDF: it moves to ``source_units`` first, as conventions.cf does for products."""
-    ds = ds.copy()
-    for name in ds.data_vars:
-        if ds[name].dtype.kind == "M" and "units" in ds[name].attrs:
-            ds[name].attrs["source_units"] = ds[name].attrs.pop("units")
-    ds.to_netcdf(tmp_path / "rt.nc", engine="h5netcdf")
-    with xr.open_dataset(tmp_path / "rt.nc", engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    ds.to_zarr(tmp_path / "rt.zarr", mode="w")
-    with xr.open_zarr(tmp_path / "rt.zarr") as back:
-        xr.testing.assert_identical(ds, back.load())
 
 
 def header(frame_size: int = FRAME, interval: str = "1 SEC", resolution: str = "SecMsec", stamp: int = STAMP,
@@ -249,7 +216,7 @@ def test_long27_equals_cardconvert_toa5(testdata, tmp_path):
     assert ds.attrs["table_name"] == "TOB3_Long" and ds.attrs["intended_table_size"] == 216
     tr = Tob3Reader().time_range(camp / "TOB3_long27.dat")
     assert (tr.first, tr.last, tr.n) == (T("2026-02-19T09:46:17.005"), T("2026-02-19T09:46:17.4"), 79)
-    assert_round_trip(ds, tmp_path)
+    assert_round_trip(for_netcdf(ds), tmp_path)
 
 
 def test_real_files_sniffed(testdata):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import xarray as xr
+from formats_helpers import assert_round_trip
 
 import crac_tools as crac
 
@@ -109,13 +109,7 @@ def test_real_file(testdata):
 
 
 def test_real_file_round_trip(testdata, tmp_path):
-    ds = crac.read(testdata / FILE)
-    ds.to_netcdf(tmp_path / "x.nc", engine="h5netcdf")
-    with xr.open_dataset(tmp_path / "x.nc", engine="h5netcdf") as back:
-        xr.testing.assert_identical(ds, back.load())
-    ds.to_zarr(tmp_path / "x.zarr", mode="w")
-    with xr.open_zarr(tmp_path / "x.zarr") as back:
-        xr.testing.assert_identical(ds, back.load())
+    assert_round_trip(crac.read(testdata / FILE), tmp_path)
 
 
 def test_time_range_and_tree(testdata):
