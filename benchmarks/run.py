@@ -215,6 +215,8 @@ def main() -> int:
             say(f"ingest hz1, {nw} worker(s), LocalCluster start-up included: {ing[nw][-1]:.2f} s "
                 f"= {mb['hz1'] / ing[nw][-1]:.1f} MB/s")
     t2, t1 = min(ing[2]), min(ing[1])
+    say(f"ingest_efficiency_1hz of the first ingest in this process (fork server cold, as a fresh `crac ingest`): "
+        f"{parse_s['hz1'] / ing[2][0]:.2f}")
 
     # the same with an already running 2-worker cluster (start-up excluded)
     from crac_tools.cluster import dask_client
