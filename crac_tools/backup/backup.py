@@ -2,17 +2,22 @@
 
 One backup of one target:
 
-1. hash the project (cached by size, mtime and inode; raw files checked against ``SHA256SUMS``);
+1. list the project; hashes come from the cache (keyed by size, mtime and inode), the other files are hashed
+   while they are copied (read once) or, when the target may already hold them, first;
 2. read the target's newest intact manifest and list its objects;
-3. send every file version the target lacks (each under its own ``~sha16`` name: temp + rename on disks
-   and SFTP, whole-object PUT on S3); an object left by an interrupted run is re-hashed before it is trusted;
-4. make the objects durable, write ``MANIFEST.json`` (the commit), then a copy in ``manifests/<time>.json``;
+3. send every file version the target lacks (each under its own ``~sha16`` name: an unnamed or temporary file
+   linked/renamed into place on disks and SFTP, whole-object PUT or a checked multipart upload on S3), always
+   storing exactly the bytes that were hashed; an object left by an interrupted run is re-hashed before it is
+   trusted;
+4. make the objects durable (one ``syncfs`` on disks), write ``MANIFEST.json`` (the commit), then a copy in
+   ``manifests/<time>.json``;
 5. only then delete versions beyond the retention count (never the current copy, never a removed file's
    last copy).
 
 A file that fails (changed during the copy, I/O error, fails ``SHA256SUMS``) keeps its previous backed-up
 version, and so does every other file of its zarr store, so the committed manifest never mixes two versions
-of one store. The archive is locked (the ingest lock) while the project is hashed and copied.
+of one store. The archive is locked (the ingest lock) while the project is hashed and copied, and the hash
+cache is saved at the end.
 
 Examples
 --------
@@ -29,6 +34,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -36,7 +42,7 @@ from pydantic import ValidationError
 from ..config import ProjectConfig, _format_validation, _load_yaml
 from ..errors import ConfigError
 from ..fsutil import TMP_PREFIX, atomic_write_json, read_json
-from .errors import BackupError
+from .errors import BackupError, SourceChanged
 from .manifest import (
     FILES,
     HISTORY,
@@ -44,6 +50,7 @@ from .manifest import (
     MANIFEST,
     Manifest,
     Snapshot,
+    SourceFile,
     encode_manifest,
     load_manifest,
     object_key,
@@ -52,6 +59,9 @@ from .manifest import (
 )
 from .settings import BackupConfig, BackupTarget, duration_seconds
 from .targets import Target, open_target
+
+#: Threads hashing project files (hashlib and file reads release the GIL).
+_HASH_THREADS = max(2, min(4, os.cpu_count() or 2))
 
 
 def _human(n: float) -> str:
@@ -142,17 +152,59 @@ def _now() -> tuple[str, str]:
     return t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), t.strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def _send(target: Target, snap: Snapshot, path: str, key: str) -> None:
-    f = snap.files[path]
-    target.put_file(f.abspath, key)
-    st = f.abspath.stat()
-    if (st.st_ino, st.st_mtime_ns) != f.stamp or st.st_size != f.size:
-        target.delete(key)
-        raise BackupError(f"{path}: changed while being backed up; run the backup again")
+class _Failed(BackupError):
+    """One file could not be backed up; ``key`` names an object that was stored anyway (to clean up), and
+    ``problem`` is the full message when the file fails the archive's ``SHA256SUMS``."""
+
+    def __init__(self, message: str, key: str | None = None, problem: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+        self.problem = problem
+
+
+def _send(target: Target, f: SourceFile, key: str | None) -> tuple[str, str, int]:
+    """Send one project file; return ``(key, sha256, size)`` of the stored object.
+
+    With ``key=None`` the file's hash is not known yet: the target hashes the bytes as it stores them and
+    names the object after that hash (one read of the file). Either way the stored bytes are exactly the
+    hashed ones: a file that no longer has the expected hash stores nothing, and one whose size, inode or
+    mtime changed during the copy fails (its object, consistent with its own name, is cleaned up later).
+    """
+    expect = f.sha256 if key is not None else (f.expect or None)
+    try:
+        digest, n = target.put_file(f.abspath, key if key is not None else partial(object_key, f.path), expect)
+    except SourceChanged as exc:
+        if key is None and f.expect and f.unchanged():  # read whole and steady: it fails its SHA256SUMS
+            f.sha256 = exc.digest
+            problem = f.sums_problem()
+            raise _Failed(problem or str(exc), problem=problem) from None
+        raise _Failed("changed while being backed up; run the backup again") from None
+    final = key if key is not None else object_key(f.path, digest)
+    if not f.unchanged():
+        raise _Failed("changed while being backed up; run the backup again", key=final)
+    if key is None:
+        f.sha256 = digest
+    return final, digest, n
+
+
+def _on_target(listing: dict[str, int]) -> dict[str, set[int]]:
+    """Sizes of the objects a target holds for each project path (any version, committed or not)."""
+    out: dict[str, set[int]] = {}
+    prefix = FILES + "/"
+    for key, size in listing.items():
+        if key.startswith(prefix) and TMP_PREFIX not in key:
+            path, sep, _short = key[len(prefix):].rpartition("~")
+            if sep:
+                out.setdefault(path, set()).add(size)
+    return out
 
 
 def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = False) -> BackupResult:
-    """Back up a hashed project snapshot to one open target (see the module docstring for the steps).
+    """Back up a project snapshot to one open target (see the module docstring for the steps).
+
+    Files of a ``lazy`` snapshot that are not hashed yet are hashed while they are copied when the target
+    holds no object of the same path and size (the common case of a new or changed file), else hashed
+    first so that an object already on the target is reused.
 
     Parameters
     ----------
@@ -178,20 +230,33 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
     """
     t0 = time.perf_counter()
     res = BackupResult(target.url, files=len(snap.files), bytes=sum(f.size for f in snap.files.values()))
-    removed_temps = target.remove_temps()
+    listing = target.list()
+    removed_temps = target.remove_temps(listing)
     if removed_temps:
         res.notes.append(f"removed {removed_temps} temporary object(s) of an interrupted backup")
-    listing = target.list()
+        listing = {k: v for k, v in listing.items() if not os.path.basename(k).startswith(TMP_PREFIX)}
     old, problems = load_manifest(target, listing)
     res.notes.extend(f"target: {p}" for p in problems)
     if old is None:
         old = Manifest()
     committed = old.objects()
     failed: dict[str, str] = {p.split(":", 1)[0]: p for p in snap.problems}
-    todo: list[tuple[str, str]] = []
+    # files not hashed yet: hash now only those the target may already hold (same path and size)
+    sizes = _on_target(listing)
+    unhashed = [f for p, f in snap.files.items() if not f.sha256 and p not in failed]
+    first = [f for f in unhashed if f.size in sizes.get(f.path, ())]
+    snap.hash(first, threads=_HASH_THREADS)
+    for f in first:
+        problem = f.sums_problem()
+        if problem is not None:
+            failed[f.path] = problem
+    todo: list[tuple[str, str | None]] = []
     used: set[str] = set()
     for path, f in snap.files.items():
         if path in failed:
+            continue
+        if not f.sha256:
+            todo.append((path, None))  # hashed while it is copied
             continue
         key = object_key(path, f.sha256)
         if key in committed and listing.get(key) == f.size and committed[key][2]["sha256"] == f.sha256:
@@ -208,28 +273,41 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
             else:
                 todo.append((path, key))
         elif listing.get(key) == f.size and not target.renames:
-            res.unchanged += 1  # a whole-object PUT either completed or left nothing
+            res.unchanged += 1  # a whole-object PUT of hashed bytes either completed or left nothing
             used.add(key)
         else:
             todo.append((path, key))
+    todo.sort(key=lambda pk: -snap.files[pk[0]].size)  # large files first: the threads finish together
     bar = _bar(sum(snap.files[p].size for p, _ in todo), f"backup {target.url}", progress)
     sent_keys: list[str] = []
+    tried = {k for _p, k in todo if k is not None}
     with ThreadPoolExecutor(max(1, target.parallel)) as ex:
-        futures = {ex.submit(_send, target, snap, p, k): (p, k) for p, k in todo}
+        futures = {ex.submit(_send, target, snap.files[p], k): p for p, k in todo}
         for fut in as_completed(futures):
-            p, k = futures[fut]
+            p = futures[fut]
             try:
-                fut.result()
-                sent_keys.append(k)
+                key, _digest, n = fut.result()
+                sent_keys.append(key)
+                tried.add(key)
                 res.sent += 1
-                res.sent_bytes += snap.files[p].size
+                res.sent_bytes += n
+            except _Failed as exc:
+                if exc.key is not None:
+                    sent_keys.append(exc.key)
+                    tried.add(exc.key)
+                failed[p] = exc.problem or f"{p}: {exc}"
+                if exc.problem:
+                    snap.problems.append(exc.problem)
             except Exception as exc:  # noqa: BLE001 - every failure is reported by name
                 failed[p] = f"{p}: {exc}"
             bar.update(snap.files[p].size)
     bar.close()
+    for p, f in snap.files.items():
+        if not f.sha256 and p not in failed:  # pragma: no cover - every sent file has its hash
+            failed[p] = f"{p}: not hashed"
     res.failed = sorted(failed.values())
     created, stamp = _now()
-    orphans = _orphans(target, listing, committed, {k for _p, k in todo} | used, created)
+    orphans = _orphans(target, listing, committed, tried | used, created)
     new = _plan(old, snap, set(failed), keep, created, orphans)
     new.source = f"{os.uname().nodename}:{snap.root}"
     try:
@@ -403,23 +481,34 @@ def backup_project(config: str | os.PathLike = "crac.yaml", to: str | list[str] 
 
         bar = tqdm(desc="hashing", unit="B", unit_scale=True, unit_divisor=1024, disable=not progress,
                    file=sys.stderr, leave=False)
-        snap = scan_project(st.root, st.archive, st.stations_dir, st.config_path.name, progress=bar.update)
+        # lazy: files missing from the hash cache are hashed while they are copied (read once)
+        snap = scan_project(st.root, st.archive, st.stations_dir, st.config_path.name, progress=bar.update,
+                            lazy=True)
         bar.close()
-        for t in targets:
-            t0 = time.perf_counter()
-            try:
-                with open_target(t.url, **t.options()) as target:
-                    res = backup_to(snap, target, keep or st.backup.keep_of(t), progress)
-            except BackupError as exc:
-                res = BackupResult(t.url, files=len(snap.files), failed=[str(exc)],
-                                   seconds=time.perf_counter() - t0)
-            results.append(res)
-            if st.archive.is_dir():
-                state = read_json(_state_path(st.archive), default={}) or {}
-                rec = state.setdefault(res.target if res.target == t.url else t.url, {})
-                rec["last_attempt"] = _now()[0]
-                if res.ok:
-                    rec["last_ok"] = rec["last_attempt"]
-                rec["ok"] = res.ok
-                atomic_write_json(_state_path(st.archive), state)
+        try:
+            _backup_targets(st, snap, targets, keep, progress, results)
+        finally:
+            snap.save_cache()
     return results
+
+
+def _backup_targets(st: ProjectSettings, snap: Snapshot, targets: list[BackupTarget], keep: int | None,
+                    progress: bool, results: list[BackupResult]) -> None:
+    """Back up ``snap`` to each target in turn, appending one result per target and recording its state."""
+    for t in targets:
+        t0 = time.perf_counter()
+        try:
+            with open_target(t.url, **t.options()) as target:
+                res = backup_to(snap, target, keep or st.backup.keep_of(t), progress)
+        except BackupError as exc:
+            res = BackupResult(t.url, files=len(snap.files), failed=[str(exc)],
+                               seconds=time.perf_counter() - t0)
+        results.append(res)
+        if st.archive.is_dir():
+            state = read_json(_state_path(st.archive), default={}) or {}
+            rec = state.setdefault(res.target if res.target == t.url else t.url, {})
+            rec["last_attempt"] = _now()[0]
+            if res.ok:
+                rec["last_ok"] = rec["last_attempt"]
+            rec["ok"] = res.ok
+            atomic_write_json(_state_path(st.archive), state)

@@ -28,10 +28,11 @@ import fnmatch
 import hashlib
 import json
 import os
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ..fsutil import TMP_PREFIX, atomic_write_json, read_json
@@ -44,7 +45,6 @@ FILES = "files"
 #: Earlier manifests kept in ``manifests/``.
 KEEP_HISTORY = 10
 _TRAILER = b"\n#sha256="
-_CHUNK = 1 << 20
 #: Files modified less than this many seconds ago are never taken from the hash cache (racy timestamps).
 _RACY = 2.0
 
@@ -85,8 +85,7 @@ def check_relpath(path: str) -> str:
     >>> check_relpath("archive/x.nc")
     'archive/x.nc'
     """
-    p = PurePosixPath(path)
-    if not path or p.is_absolute() or ".." in p.parts or "\\" in path or "\x00" in path:
+    if not path or path.startswith("/") or ".." in path.split("/") or "\\" in path or "\x00" in path:
         raise ManifestError(f"unsafe path in manifest: {path!r}")
     return path
 
@@ -175,7 +174,7 @@ def load_manifest(target, listing: dict[str, int] | None = None) -> tuple[Manife
 # ------------------------------------------------------------------------------------------ source
 @dataclass
 class SourceFile:
-    """One file of the project: relative path, absolute path, size, mtime and sha256."""
+    """One file of the project: relative path, absolute path, size, mtime and sha256 (``""`` until hashed)."""
 
     path: str
     abspath: Path
@@ -184,38 +183,86 @@ class SourceFile:
     sha256: str = ""
     #: (inode, mtime in ns): with size, the key of the hash cache.
     stamp: tuple[int, int] = (0, 0)
+    #: The sha256 the archive's ``SHA256SUMS`` records for this (raw) file, else ``""``.
+    expect: str = ""
+
+    def unchanged(self) -> bool:
+        """True when size, inode and mtime are still those seen by the scan."""
+        try:
+            st = self.abspath.stat()
+        except OSError:
+            return False
+        return (st.st_ino, st.st_mtime_ns) == self.stamp and st.st_size == self.size
+
+    def sums_problem(self) -> str | None:
+        """The problem to report when the (known) hash fails the archive's ``SHA256SUMS``, else None."""
+        if self.expect and self.sha256 and self.expect != self.sha256:
+            return (f"{self.path}: the archive copy no longer matches its SHA256SUMS entry "
+                    f"(expected {self.expect[:16]}..., found {self.sha256[:16]}...); not backed up")
+        return None
 
 
 @dataclass
 class Snapshot:
-    """Every file of a project to back up, hashed (``problems`` lists files failing the archive's manifest)."""
+    """Every file of a project to back up (``problems`` lists files failing the archive's ``SHA256SUMS``).
+
+    A snapshot taken with ``lazy=True`` leaves files missing from the hash cache unhashed (``sha256 == ""``):
+    :func:`~crac_tools.backup.backup.backup_to` hashes them while copying them (one read per file) or, when
+    the target may already hold them, with :meth:`hash`.
+    """
 
     root: Path
     archive: Path
     files: dict[str, SourceFile]
     problems: list[str] = field(default_factory=list)
     hashed_bytes: int = 0
+    #: The hash cache as read (``{path: [size, mtime_ns, inode, sha256]}``).
+    cache: dict[str, list] = field(default_factory=dict, repr=False)
+
+    def hash(self, files: list[SourceFile], threads: int = 2, progress=None) -> None:
+        """Hash ``files`` (in ``threads`` threads) and record ``SHA256SUMS`` mismatches in ``problems``."""
+        from .targets import hash_local
+
+        def work(f: SourceFile) -> SourceFile:
+            f.sha256, _ = hash_local(f.abspath)
+            if progress is not None:
+                progress(f.size)
+            return f
+
+        if not files:
+            return
+        with ThreadPoolExecutor(max(1, threads)) as ex:
+            for f in ex.map(work, files):
+                self.hashed_bytes += f.size
+                problem = f.sums_problem()
+                if problem is not None:
+                    self.problems.append(problem)
+
+    def save_cache(self) -> None:
+        """Write the hash cache: every hashed file that was not modified within the last ``_RACY`` seconds."""
+        if not self.archive.is_dir():
+            return
+        now = time.time()
+        new_cache = {}
+        for rel, f in self.files.items():
+            ino, mtime_ns = f.stamp
+            if f.sha256 and now - f.mtime > _RACY:
+                new_cache[rel] = [f.size, mtime_ns, ino, f.sha256]
+        if new_cache != self.cache:
+            atomic_write_json(self.archive / "state" / "backup" / "hashcache.json", new_cache)
+            self.cache = new_cache
 
 
 #: Patterns (relative to the archive) never backed up: locks, temp files, this stage's own cache.
 EXCLUDE = ("state/*.lock", "state/**/*.lock", "state/backup/*", f"*{TMP_PREFIX}*", "**/__pycache__/*")
+_EXCLUDE_RE = re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in EXCLUDE))
 
 
 def _excluded(rel_archive: str) -> bool:
     name = os.path.basename(rel_archive)
     if name.startswith(TMP_PREFIX):
         return True
-    return any(fnmatch.fnmatch(rel_archive, pat) for pat in EXCLUDE)
-
-
-def _hash(path: Path) -> str:
-    h = hashlib.sha256()
-    buf = bytearray(_CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            h.update(view[:n])
-    return h.hexdigest()
+    return _EXCLUDE_RE.match(rel_archive) is not None
 
 
 def _raw_sums(archive: Path, prefix: str) -> dict[str, str]:
@@ -233,13 +280,19 @@ def _raw_sums(archive: Path, prefix: str) -> dict[str, str]:
 
 
 def scan_project(root: Path, archive: Path, stations_dir: Path, config_name: str = "crac.yaml",
-                 threads: int = 2, progress=None) -> Snapshot:
+                 threads: int = 2, progress=None, lazy: bool = False) -> Snapshot:
     """List and hash every file of a project: ``crac.yaml``, station files and the whole archive.
 
     Hashes are cached in ``ARCHIVE/state/backup/hashcache.json`` keyed by size, mtime and inode, so an
     unchanged file is not read again; a file whose size, mtime or inode changed is re-hashed and only sent
     when its hash differs. Raw files are checked against the archive's ``SHA256SUMS``: a raw file that no
     longer matches it is listed in ``problems`` (and must not replace a good backup copy).
+
+    Parameters
+    ----------
+    lazy
+        Leave files missing from the hash cache unhashed (the backup hashes them while copying them) and do
+        not write the cache (call :meth:`Snapshot.save_cache` once the hashes are known).
 
     Examples
     --------
@@ -260,8 +313,8 @@ def scan_project(root: Path, archive: Path, stations_dir: Path, config_name: str
         prefix = ""
     files: dict[str, SourceFile] = {}
 
-    def add(rel: str, p: Path) -> None:
-        st = p.stat()
+    def add(rel: str, p: Path, st: os.stat_result | None = None) -> None:
+        st = st or p.stat()
         files[rel] = SourceFile(rel, p, st.st_size, st.st_mtime, stamp=(st.st_ino, st.st_mtime_ns))
 
     cfg = root / config_name
@@ -276,18 +329,25 @@ def scan_project(root: Path, archive: Path, stations_dir: Path, config_name: str
                 except ValueError:
                     rel = "stations/" + p.relative_to(sdir).as_posix()
                 add(rel, p)
+
+    def walk(path: str, rel: str) -> None:
+        try:
+            entries = sorted(os.scandir(path), key=lambda e: e.name)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        for e in entries:
+            ra = rel + e.name
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    walk(e.path, ra + "/")
+                elif e.is_file() and not _excluded(ra):
+                    add(prefix + ra, Path(e.path), e.stat())
+            except FileNotFoundError:  # removed while listing
+                continue
+
     if archive.is_dir():
-        for dirpath, dirs, names in os.walk(archive):
-            dirs.sort()
-            for n in sorted(names):
-                p = Path(dirpath) / n
-                ra = p.relative_to(archive).as_posix()
-                if _excluded(ra) or not p.is_file():
-                    continue
-                add(prefix + ra, p)
-    cache_path = archive / "state" / "backup" / "hashcache.json"
-    cache = read_json(cache_path, default={}) or {}
-    now = time.time()
+        walk(str(archive), "")
+    cache = read_json(archive / "state" / "backup" / "hashcache.json", default={}) or {}
     todo: list[SourceFile] = []
     for rel, f in files.items():
         ino, mtime_ns = f.stamp
@@ -296,27 +356,15 @@ def scan_project(root: Path, archive: Path, stations_dir: Path, config_name: str
             f.sha256 = c[3]
         else:
             todo.append(f)
-    snap = Snapshot(root, archive, files)
-    if todo:
-        def work(f: SourceFile) -> SourceFile:
-            f.sha256 = _hash(f.abspath)
-            if progress is not None:
-                progress(f.size)
-            return f
-        with ThreadPoolExecutor(max(1, threads)) as ex:
-            list(ex.map(work, todo))
-        snap.hashed_bytes = sum(f.size for f in todo)
-    sums = _raw_sums(archive, prefix)
-    for rel, f in files.items():
-        want = sums.get(rel)
-        if want is not None and want != f.sha256:
-            snap.problems.append(f"{rel}: the archive copy no longer matches its SHA256SUMS entry "
-                                 f"(expected {want[:16]}..., found {f.sha256[:16]}...); not backed up")
-    new_cache = {}
-    for rel, f in files.items():
-        ino, mtime_ns = f.stamp
-        if now - f.mtime > _RACY:
-            new_cache[rel] = [f.size, mtime_ns, ino, f.sha256]
-    if new_cache != cache and archive.is_dir():
-        atomic_write_json(cache_path, new_cache)
+    snap = Snapshot(root, archive, files, cache=cache)
+    for rel, want in _raw_sums(archive, prefix).items():
+        if rel in files:
+            files[rel].expect = want
+    for f in files.values():
+        problem = f.sums_problem()
+        if problem is not None:
+            snap.problems.append(problem)
+    if not lazy:
+        snap.hash(todo, threads, progress)
+        snap.save_cache()
     return snap

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 
 from ..fsutil import TMP_PREFIX
 from .backup import _bar, _human
-from .errors import BackupError
 from .manifest import FILES, HISTORY, MANIFEST, load_manifest
 from .targets import Target, open_target
 
@@ -135,16 +134,20 @@ def verify(target: Target, sample: float = 1.0, seed: int | None = None, progres
         digest, n = target.sha256(key)
         return key, digest, n
 
-    with ThreadPoolExecutor(max(1, target.parallel)) as ex:
-        futures = [ex.submit(check, k) for k in to_read]
+    def name_of(key: str) -> str:
+        role, path, e = expected[key]
+        return path if role == "current" else f"{path} [{role} {e['sha256'][:12]}]"
+
+    with ThreadPoolExecutor(max(1, target.read_parallel or target.parallel)) as ex:
+        futures = {ex.submit(check, k): k for k in to_read}
         for fut in as_completed(futures):
             try:
                 key, digest, n = fut.result()
-            except FileNotFoundError as exc:
-                rep.problems.append(Problem("missing", str(exc), "disappeared while being read"))
+            except FileNotFoundError:
+                rep.problems.append(Problem("missing", name_of(futures[fut]), "disappeared while being read"))
                 continue
-            except (OSError, BackupError) as exc:
-                rep.problems.append(Problem("unreadable", str(exc)))
+            except Exception as exc:  # noqa: BLE001 - any failure to read is a problem to name, not a crash
+                rep.problems.append(Problem("unreadable", name_of(futures[fut]), f"{type(exc).__name__}: {exc}"))
                 continue
             role, path, e = expected[key]
             rep.read += 1
@@ -152,7 +155,7 @@ def verify(target: Target, sample: float = 1.0, seed: int | None = None, progres
             bar.update(n)
             if digest == e["sha256"] and n == e["size"]:
                 continue
-            label = path if role == "current" else f"{path} [{role} {e['sha256'][:12]}]"
+            label = name_of(key)
             others = [(r, p) for r, p in by_sha.get(digest, []) if (r, p) != (role, path)]
             if any(p == path for _r, p in others):
                 rep.problems.append(Problem("stale", label, "holds an older version of this file"))

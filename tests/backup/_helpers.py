@@ -47,6 +47,9 @@ def built_project(dask_client) -> Path:
     from crac_tools.simulate import met_columns, write_toa5
 
     root = _tmp("src")
+    import atexit
+
+    atexit.register(shutil.rmtree, root, ignore_errors=True)  # do not fill /tmp with one project per run
     cfg = make_project(root, {"s1": {"interval": "10min"}})
     t = pd.date_range("2024-03-10", periods=144 * 2, freq="10min")
     write_toa5(root / "field/s1/TOA5_s1.Met_a.dat", t, met_columns(t, seed=1), station="s1", table="Met")
@@ -132,6 +135,8 @@ def s3_server() -> dict:
         if proc.poll() is None:
             proc.kill()
         shutil.rmtree(data, ignore_errors=True)
+        log.close()
+        Path(log.name).unlink(missing_ok=True)
 
     atexit.register(stop)
     info = {"endpoint": f"http://127.0.0.1:{port}", "data": data, "proc": proc}

@@ -26,9 +26,9 @@ import s3fs, crac_tools.pipeline
 from crac_tools.backup import targets
 for cls in (targets.LocalTarget, targets.S3Target):
     orig = cls.put_file
-    def slow(self, src, key, _orig=orig):
+    def slow(self, src, key, expect=None, _orig=orig):
         time.sleep(0.04)
-        return _orig(self, src, key)
+        return _orig(self, src, key, expect)
     cls.put_file = slow
 from crac_tools.cli import main
 print("ready", flush=True)
