@@ -216,7 +216,7 @@ def best(fn, repeats: int, *args):
 # ---------------------------------------------------------------------------------------- main
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=2, help="repeats of each 1 Hz ingest (best is used)")
+    ap.add_argument("--repeats", type=int, default=3, help="repeats of each 1 Hz ingest (best is used)")
     ap.add_argument("--keep", action="store_true", help="keep the benchmark archives afterwards")
     args = ap.parse_args()
 
