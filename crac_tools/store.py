@@ -460,8 +460,8 @@ def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start:
     return off_grid
 
 
-#: zarr.json identity (path, mtime, size) -> how to encode that array's chunks, or None when not plain.
-_CHUNK_FORMATS: dict[tuple[str, int, int], tuple[np.dtype, Any] | None] = {}
+#: array folder -> (zarr.json mtime, size, how to encode its chunks or None when not plain); one entry per array.
+_CHUNK_FORMATS: dict[str, tuple[int, int, tuple[np.dtype, Any] | None]] = {}
 _PLAIN_KEYS = {"name": "default", "configuration": {"separator": "/"}}
 _SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
 
@@ -474,8 +474,9 @@ def _chunk_format(array_dir: Path, chunk: int) -> tuple[np.dtype, Any] | None:
     """
     meta_path = array_dir / "zarr.json"
     st = meta_path.stat()
-    key = (str(array_dir), st.st_mtime_ns, st.st_size)
-    if key not in _CHUNK_FORMATS:
+    key, stamp = str(array_dir), (st.st_mtime_ns, st.st_size)
+    cached = _CHUNK_FORMATS.get(key)
+    if cached is None or cached[:2] != stamp:
         import json
 
         from numcodecs import Blosc
@@ -492,8 +493,8 @@ def _chunk_format(array_dir: Path, chunk: int) -> tuple[np.dtype, Any] | None:
             cfg = dict(codecs[1]["configuration"])
             cfg["shuffle"] = _SHUFFLE[cfg["shuffle"]]
             fmt = (np.dtype(meta["data_type"]).newbyteorder("<"), Blosc.from_config(cfg))
-        _CHUNK_FORMATS[key] = fmt
-    return _CHUNK_FORMATS[key]
+        _CHUNK_FORMATS[key] = (*stamp, fmt)
+    return _CHUNK_FORMATS[key][2]
 
 
 def _write_chunks(path: Path, layout: MirrorLayout, region: dict[str, np.ndarray], i0: int, i1: int) -> bool:
