@@ -34,6 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+#: Seconds the plain s3fs baseline may take (it normally takes about 2 s).
+PUT_DEADLINE = 300
+
 
 def say(msg: str) -> None:
     print(f"# {msg}", flush=True)
@@ -202,7 +205,11 @@ def main() -> None:
             def put_plain(fs=None):
                 k = next(n)
                 fs = fs or s3fs.S3FileSystem(skip_instance_cache=True, client_kwargs={"endpoint_url": endpoint})
-                fs.put([str(p) for p in files], [f"bench/plain{k}/{r}" for r in rel])
+                try:  # a bound, so a stalled server (rclone serve s3 stalls now and then) cannot hang the bench
+                    fs.put([str(p) for p in files], [f"bench/plain{k}/{r}" for r in rel], timeout=PUT_DEADLINE)
+                except TimeoutError:  # fsspec's FSTimeoutError is one
+                    raise SystemExit(f"s3: the plain s3fs put got no answer within {PUT_DEADLINE} s; the local "
+                                     "S3 server stalled, run the benchmark again") from None
 
             warm = s3fs.S3FileSystem(skip_instance_cache=True, client_kwargs={"endpoint_url": endpoint})
             warm.ls("bench")
