@@ -564,30 +564,31 @@ class S3Target(Target):
 
         for attempt in range(3):
             try:
-                return fsspec.asyn.sync(self.fs.loop, self._bounded, method, kwargs, timeout=CALL_DEADLINE + 10)
+                with self._translated(FileNotFoundError, TimeoutError):
+                    return fsspec.asyn.sync(self.fs.loop, self._bounded, method, kwargs,
+                                            timeout=CALL_DEADLINE + 10)
             except TimeoutError:  # asyncio's and fsspec's timeouts are TimeoutError subclasses
                 if attempt == 2:
                     raise BackupError(f"{self.url}: the S3 server did not answer {method} within "
                                       f"{CALL_DEADLINE:.0f} s (3 tries)") from None
-            except FileNotFoundError:
-                raise
-            except Exception as exc:  # noqa: BLE001
-                err = _s3_error(exc, self.url)
-                if err is not None:
-                    raise err from None
-                raise
         raise AssertionError("unreachable")
 
-    def _call(self, fn, *args, **kwargs):
+    @contextlib.contextmanager
+    def _translated(self, *passthrough: type[BaseException]):
+        """Turn S3 client errors into :class:`BackupError` naming the target (``passthrough`` ones propagate)."""
         try:
-            return self._with_deadline(fn, *args, **kwargs)
-        except FileNotFoundError:
+            yield
+        except passthrough:
             raise
         except Exception as exc:  # noqa: BLE001
             err = _s3_error(exc, self.url)
             if err is not None:
                 raise err from None
             raise
+
+    def _call(self, fn, *args, **kwargs):
+        with self._translated(FileNotFoundError):
+            return self._with_deadline(fn, *args, **kwargs)
 
     def list(self) -> dict[str, int]:
         """Every object under the prefix as ``{key: size}``."""
