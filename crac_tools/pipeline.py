@@ -49,6 +49,7 @@ from .fsutil import atomic_write_json, atomic_write_text, read_json, remove_stal
 from .ledger import record_versions
 from .periods import period_end, periods_between
 from .store import (
+    ChunkPiece,
     MirrorLayout,
     chunk_length,
     compatible,
@@ -59,6 +60,7 @@ from .store import (
     read_layout,
     remove_mirror,
     var_attrs,
+    write_mirror_pieces,
     write_mirror_region,
     write_product,
 )
@@ -117,6 +119,8 @@ class PeriodResult:
     version: int = 1
     sha256: str | None = None
     geoms_path: str | None = None
+    #: parts of mirror chunks shared with other periods, for the coordinator to write
+    mirror_pieces: list[ChunkPiece] = field(default_factory=list)
 
 
 @dataclass
@@ -249,7 +253,8 @@ def build_period(task: PeriodTask) -> PeriodResult:
         res.var_attrs = var_attrs(ds)
         res.global_attrs = _mirror_global_attrs(ds.attrs)
         if task.mirror_path and compatible(task.layout, ds, task.start, task.end):
-            write_mirror_region(Path(task.mirror_path), task.layout, ds, task.start, task.end)
+            res.mirror_pieces = write_mirror_region(Path(task.mirror_path), task.layout, ds, task.start,
+                                                    task.end)
             res.mirrored = True
     except (CracError, OSError, ValueError) as exc:
         res.error = f"{type(exc).__name__}: {exc}"
@@ -257,11 +262,13 @@ def build_period(task: PeriodTask) -> PeriodResult:
 
 
 def mirror_period(mirror_path: str, layout: MirrorLayout, product_path: str, start: pd.Timestamp,
-                  end: pd.Timestamp) -> str:
-    """Write one period's region of the mirror from its (already written) product file."""
+                  end: pd.Timestamp) -> tuple[str, list[ChunkPiece]]:
+    """Write one period's region of the mirror from its (already written) product file.
+
+    Returns the worker's name and the pieces of shared chunks left for the coordinator.
+    """
     ds = open_product(product_path)
-    write_mirror_region(Path(mirror_path), layout, ds, start, end)
-    return _worker_name()
+    return _worker_name(), write_mirror_region(Path(mirror_path), layout, ds, start, end)
 
 
 def _mirror_global_attrs(attrs: dict) -> dict:
@@ -431,9 +438,9 @@ def _layout_for(sp: _StationPlan, project: Project, interval: pd.Timedelta) -> M
     origin = min(starts)
     if sp.layout is not None and not sp.rebuild_mirror:
         origin = sp.layout.origin
-    chunk = chunk_length(period, interval)
-    length = int((max(ends) - origin) // interval)
-    length = -(-length // chunk) * chunk
+    # an existing mirror keeps its chunking (any chunk length works with any period)
+    chunk = sp.layout.chunk if sp.layout is not None and not sp.rebuild_mirror else chunk_length(period, interval)
+    length = int((max(ends) - origin) // interval)  # the last chunk may be partial (zarr stores it whole)
     return MirrorLayout(origin, length, interval, chunk, {})
 
 
@@ -603,24 +610,35 @@ def _run(client, project: Project, plans: list[_StationPlan], report: IngestRepo
             t.interval = t.interval or sp.interval
             tasks.append(t)
     results: dict[str, list[PeriodResult]] = {sp.station.key: [] for sp in plans}
+    pieces: dict[str, list[ChunkPiece]] = {sp.station.key: [] for sp in plans}
     for done, res in enumerate(_outcomes(client, tasks), 1):
         results[res.key].append(res)
+        pieces[res.key] += res.mirror_pieces
         report.workers.add(res.worker)
         if progress:
             progress(done, total)
     calls = []
     for key, rs in results.items():
         _record(project, by_key[key], rs, report)
-        calls += _late_mirror_calls(project, by_key[key], rs, report)
-    _call_all(client, calls, report)
+        calls += [(key, call) for call in _late_mirror_calls(project, by_key[key], rs, report, pieces[key])]
+    for key, more in _call_all(client, calls, report).items():
+        pieces[key] += more
+    for key, ps in pieces.items():
+        sp = by_key[key]
+        if ps and sp.mirror_path is not None and sp.layout is not None:
+            try:
+                write_mirror_pieces(sp.mirror_path, sp.layout, ps)
+            except (StoreError, OSError, ValueError) as exc:  # the mirror can be rebuilt from the products
+                report.failures.append({"key": key, "error": f"mirror: {type(exc).__name__}: {exc}"})
 
 
 def _late_mirror_calls(project: Project, sp: _StationPlan, results: list[PeriodResult],
-                       report: IngestReport) -> list[tuple]:
+                       report: IngestReport, pieces: list[ChunkPiece]) -> list[tuple]:
     """Second round: extend (or rebuild) the mirror for periods whose variables it did not hold yet.
 
     Returns the ``mirror_period`` calls that fill it from the just-written products. A variable whose mirror
-    dtype must widen (float32 -> float64) forces a rebuild of the station's mirror from all its products.
+    dtype must widen (float32 -> float64) forces a rebuild of the station's mirror from all its products;
+    the first round's ``pieces`` of shared chunks are then dropped (the rebuild writes every period again).
     """
     late = [r for r in results if r.product_path and not r.mirrored]
     if sp.mirror_path is None or not late:
@@ -637,6 +655,7 @@ def _late_mirror_calls(project: Project, sp: _StationPlan, results: list[PeriodR
                 report.warnings.append(f"{sp.station.key}: mirror variable {k} widened to {v}; mirror rebuilt")
                 remove_mirror(sp.mirror_path)
                 sp.layout = None
+                pieces.clear()
             new_vars.setdefault(k, v)
         attrs.update(r.var_attrs)
     try:
@@ -649,14 +668,22 @@ def _late_mirror_calls(project: Project, sp: _StationPlan, results: list[PeriodR
     return [(mirror_period, str(sp.mirror_path), sp.layout, r.product_path, r.start, r.end) for r in late]
 
 
-def _call_all(client, calls: list[tuple], report: IngestReport) -> None:
-    """Run ``fn(*args)`` for each ``(fn, *args)`` (on the cluster, or here); failures are reported, not raised."""
-    futures = [client.submit(*call, pure=False) for call in calls] if client is not None else calls
-    for f in futures:
+def _call_all(client, calls: list[tuple[str, tuple]], report: IngestReport) -> dict[str, list[ChunkPiece]]:
+    """Run each station's ``mirror_period`` calls (on the cluster, or here); return their pieces by station.
+
+    Failures are reported, not raised.
+    """
+    out: dict[str, list[ChunkPiece]] = {}
+    futures = [(key, client.submit(*call, pure=False) if client is not None else call) for key, call in calls]
+    for key, f in futures:
         try:
-            report.workers.add(f.result() if client is not None else f[0](*f[1:]))
+            worker, pieces = f.result() if client is not None else f[0](*f[1:])
         except Exception as exc:  # never fatal: the mirror can be rebuilt from the products
             report.failures.append({"key": "mirror", "error": f"{type(exc).__name__}: {exc}"})
+            continue
+        report.workers.add(worker)
+        out.setdefault(key, []).extend(pieces)
+    return out
 
 
 def preview_period(project: Project, task: PeriodTask):
