@@ -132,13 +132,17 @@ def netcdf_floor(products: list[Path], out: Path) -> float:
         with netCDF4.Dataset(out / f"{i}.nc", "w") as nc:
             for d, n in dims.items():
                 nc.createDimension(d, n)
+            values = []  # every definition first, then the values (the cheapest order for netCDF-C)
             for name, dtype, vdims, attrs, data in variables:
+                attrs = dict(attrs)
                 fill = attrs.pop("_FillValue", None)
                 v = nc.createVariable(name, dtype, vdims, fill_value=fill if fill is not None else False)
                 v.set_auto_maskandscale(False)
-                v[...] = data
                 v.setncatts(attrs)
+                values.append((v, data))
             nc.setncatts(gattrs)
+            for v, data in values:
+                v[...] = data
     return time.perf_counter() - t
 
 

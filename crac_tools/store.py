@@ -368,6 +368,7 @@ def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], a
     whose dtype changes) must be rebuilt: call :func:`remove_mirror` first.
     """
     import zarr
+    from zarr.core.sync import sync
 
     path = Path(path)
     current = read_layout(path)
@@ -377,20 +378,16 @@ def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], a
         ds.attrs.update(ga, crac_origin=layout.origin.isoformat(), crac_interval=str(layout.interval),
                         crac_dtypes={**layout.variables, **new_vars})
         ds.to_zarr(str(path), mode="w", encoding=enc, consolidated=False, zarr_format=3)
-        g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-        for key in g.array_keys():
-            g[key].resize((layout.length,))
+        sync(_resize(path, ["time", *layout.variables, *new_vars], layout.length))
         _write_time(path, layout, 0, layout.length)
         return MirrorLayout(layout.origin, layout.length, layout.interval, layout.chunk,
                             {**layout.variables, **new_vars})
     if (layout.origin < current.origin or layout.interval != current.interval
             or layout.chunk != current.chunk):
         raise StoreError(f"{path}: mirror layout changed (origin/interval/chunk); rebuild it")
-    g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
     length = max(layout.length, current.length)
     if length > current.length:
-        for key in g.array_keys():
-            g[key].resize((length,))
+        sync(_resize(path, ["time", *current.variables], length))
         _write_time(path, current, current.length, length)
     merged = dict(current.variables)
     added = {k: v for k, v in new_vars.items() if k not in merged}
@@ -403,6 +400,17 @@ def prepare_mirror(path: Path, layout: MirrorLayout, new_vars: dict[str, str], a
     g = zarr.open_group(str(path), mode="r+", use_consolidated=False)
     g.attrs.update({**ga, "crac_dtypes": merged})
     return MirrorLayout(current.origin, length, current.interval, current.chunk, merged)
+
+
+async def _resize(path: Path, names: list[str], length: int) -> None:
+    """Give every named array of the mirror the new length (all at once: one trip to zarr's event loop)."""
+    import asyncio
+
+    from zarr.api.asynchronous import open_group
+
+    g = await open_group(store=str(path), mode="r+", use_consolidated=False)
+    arrays = await asyncio.gather(*(g.getitem(name) for name in dict.fromkeys(names)))
+    await asyncio.gather(*(a.resize((length,)) for a in arrays))
 
 
 def _write_time(path: Path, layout: MirrorLayout, start: int, stop: int) -> None:
@@ -482,11 +490,13 @@ def _region(layout: MirrorLayout, ds: xr.Dataset, start: pd.Timestamp, n: int) -
     ok = (slot >= 0) & (slot < n)
     slot = slot[ok]
     region = {}
+    variables = ds.variables  # Variables, not DataArrays: no coordinate bookkeeping per variable
     for name, dt in layout.variables.items():
         out = np.full(n, NAT if np.dtype(dt).kind == "M" else np.nan,
                       dtype=np.int64 if np.dtype(dt).kind == "M" else dt)
-        if name in ds.variables and ds[name].dims == ("time",):
-            vals = ds[name].values[ok]
+        var = variables.get(name)
+        if var is not None and var.dims == ("time",):
+            vals = var.values[ok]
             if np.dtype(dt).kind == "M":
                 vals = vals.astype("datetime64[ns]").view(np.int64)
             elif vals.dtype.kind == "b":
