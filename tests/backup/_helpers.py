@@ -166,6 +166,30 @@ def target_url(kind: str, tmp_path: Path) -> str:
     return f"s3://crac/t{os.getpid()}-{next(_counter)}-{random.randrange(10**6)}"
 
 
+
+# ---------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(name="project")
+def project_fixture(tmp_path, dask_client):
+    """``project``: a private copy of the built backup project (a test module imports it to use it)."""
+    return copy_project(built_project(dask_client), tmp_path / "proj")
+
+
+@pytest.fixture(name="url", params=["local", "s3"])
+def url_fixture(request, tmp_path, monkeypatch):
+    """``url``: an empty target, a local folder, then a prefix on the rclone S3 server."""
+    if request.param == "s3":
+        s3_env(monkeypatch)
+    return target_url(request.param, tmp_path)
+
+
+def read_manifest(url: str):
+    """The decoded ``MANIFEST.json`` of a target."""
+    from crac_tools.backup import open_target
+    from crac_tools.backup.manifest import MANIFEST, decode_manifest
+
+    with open_target(url) as t:
+        return decode_manifest(t.get_bytes(MANIFEST))
+
 # ------------------------------------------------------------------------------------------ faults
 def flip_bit(data: bytes, rng: random.Random) -> bytes:
     """``data`` with one random bit flipped."""

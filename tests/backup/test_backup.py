@@ -8,30 +8,13 @@ import random
 import intake
 import pytest
 import xarray as xr
-from _helpers import built_project as _built
-from _helpers import copy_project, flip_bit, project_files, s3_env, target_url
+from _helpers import copy_project, flip_bit, project_files, project_fixture, s3_env, target_url, url_fixture  # noqa: F401  (the `project` and `url` fixtures)
+from _helpers import read_manifest as _manifest
 from click.testing import CliRunner
 
 from crac_tools.backup import BackupError, backup_project, open_target, restore_target, verify_target
-from crac_tools.backup.manifest import MANIFEST, decode_manifest, object_key
+from crac_tools.backup.manifest import object_key
 from crac_tools.cli import main
-
-
-@pytest.fixture()
-def project(tmp_path, dask_client):
-    return copy_project(_built(dask_client), tmp_path / "proj")
-
-
-@pytest.fixture(params=["local", "s3"])
-def url(request, tmp_path, monkeypatch):
-    if request.param == "s3":
-        s3_env(monkeypatch)
-    return target_url(request.param, tmp_path)
-
-
-def _manifest(url):
-    with open_target(url) as t:
-        return decode_manifest(t.get_bytes(MANIFEST))
 
 
 def test_backup_verify_restore_roundtrip(project, url, tmp_path):

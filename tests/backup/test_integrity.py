@@ -11,29 +11,12 @@ import random
 import time
 
 import pytest
-from _helpers import built_project as _built
-from _helpers import copy_project, flip_bit, project_files, s3_env, s3_server, target_url
+from _helpers import copy_project, flip_bit, project_files, project_fixture, s3_env, s3_server, target_url, url_fixture  # noqa: F401  (the `project` and `url` fixtures)
+from _helpers import read_manifest as _manifest
 
 from crac_tools.backup import backup_project, open_target, restore_target, targets, verify_target
 from crac_tools.backup.errors import BackupError, SourceChanged
-from crac_tools.backup.manifest import FILES, MANIFEST, decode_manifest, object_key
-
-
-@pytest.fixture()
-def project(tmp_path, dask_client):
-    return copy_project(_built(dask_client), tmp_path / "proj")
-
-
-@pytest.fixture(params=["local", "s3"])
-def url(request, tmp_path, monkeypatch):
-    if request.param == "s3":
-        s3_env(monkeypatch)
-    return target_url(request.param, tmp_path)
-
-
-def _manifest(url):
-    with open_target(url) as t:
-        return decode_manifest(t.get_bytes(MANIFEST))
+from crac_tools.backup.manifest import FILES, object_key
 
 
 def _keys_of(url, path):
