@@ -679,7 +679,7 @@ def _call_all(client, calls: list[tuple[str, tuple]], report: IngestReport) -> d
         try:
             worker, pieces = f.result() if client is not None else f[0](*f[1:])
         except Exception as exc:  # never fatal: the mirror can be rebuilt from the products
-            report.failures.append({"key": "mirror", "error": f"{type(exc).__name__}: {exc}"})
+            report.failures.append({"key": key, "error": f"mirror: {type(exc).__name__}: {exc}"})
             continue
         report.workers.add(worker)
         out.setdefault(key, []).extend(pieces)

@@ -414,12 +414,9 @@ async def _resize(path: Path, names: list[str], length: int) -> None:
 
 
 def _write_time(path: Path, layout: MirrorLayout, start: int, stop: int) -> None:
-    """Write the mirror's time grid over ``[start, stop)`` (whole chunks directly, else through zarr)."""
-    values = _grid(layout.origin, start, stop, layout.interval).view(np.int64)
-    if not _write_chunks(path, layout, {"time": values}, start, stop):
-        import zarr
-
-        zarr.open_array(str(path / "time"), mode="r+")[start:stop] = values
+    """Write the mirror's time grid over ``[start, stop)``."""
+    _store_region(path, layout, {"time": _grid(layout.origin, start, stop, layout.interval).view(np.int64)},
+                  start, stop)
 
 
 def remove_mirror(path: Path) -> None:
@@ -519,8 +516,6 @@ def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start:
     >>> pieces = write_mirror_region(Path("m.zarr"), layout, day, day_start, day_end)  # doctest: +SKIP
     >>> write_mirror_pieces(Path("m.zarr"), layout, pieces)  # doctest: +SKIP
     """
-    from zarr.core.sync import sync
-
     i0, i1 = layout.index(start), layout.index(end)
     if i0 < 0 or i1 > layout.length:
         raise StoreError(f"{path}: period {start}..{end} lies outside the mirror's grid")
@@ -529,9 +524,7 @@ def write_mirror_region(path: Path, layout: MirrorLayout, ds: xr.Dataset, start:
     c0, c1 = -(-i0 // c) * c, i1 // c * c  # whole chunks: [c0, c1)
     spans = [(i0, i1)] if c0 > c1 else [(a, b) for a, b in ((i0, c0), (c1, i1)) if a < b]
     if c0 < c1:
-        whole = {k: v[c0 - i0:c1 - i0] for k, v in region.items()}
-        if not _write_chunks(Path(path), layout, whole, c0, c1):
-            sync(_write_region(path, whole, c0, c1))
+        _store_region(Path(path), layout, {k: v[c0 - i0:c1 - i0] for k, v in region.items()}, c0, c1)
     return [ChunkPiece(a, {k: v[a - i0:b - i0].copy() for k, v in region.items()}) for a, b in spans]
 
 
@@ -547,8 +540,6 @@ def write_mirror_pieces(path: Path, layout: MirrorLayout, pieces: list[ChunkPiec
     >>> write_mirror_pieces(Path("m.zarr"), layout, pieces)  # doctest: +SKIP
     1
     """
-    from zarr.core.sync import sync
-
     path = Path(path)
     c = layout.chunk
     by_chunk: dict[int, list[ChunkPiece]] = {}
@@ -558,24 +549,21 @@ def write_mirror_pieces(path: Path, layout: MirrorLayout, pieces: list[ChunkPiec
     for k, group in sorted(by_chunk.items()):
         lo = k * c
         names = sorted({n for p in group for n in p.values})
-        covered = np.zeros(c, bool)
-        for p in group:
-            covered[p.start - lo:p.stop - lo] = True
         formats = {n: _chunk_format(path / n, c) for n in names}
         if any(f is None for f in formats.values()):  # not the plain layout: zarr merges (one writer: safe)
             for p in group:
-                sync(_write_region(path, p.values, p.start, p.stop))
+                _store_region(path, layout, p.values, p.start, p.stop)
             continue
         merged = {}
         for n in names:
             dtype, codec = formats[n]
-            if covered.all():
+            mine = [p for p in group if n in p.values]  # a piece made before ``n`` was added lacks it
+            if sum(p.stop - p.start for p in mine) == c:  # pieces of one run never overlap
                 base = np.empty(c, dtype)
             else:
                 base = _read_chunk(path / n / "c" / str(k), dtype, codec, c)
-            for p in group:
-                if n in p.values:
-                    base[p.start - lo:p.stop - lo] = p.values[n]
+            for p in mine:
+                base[p.start - lo:p.stop - lo] = p.values[n]
             merged[n] = base
         _write_chunks(path, layout, merged, lo, lo + c)
     return len(by_chunk)
@@ -661,6 +649,15 @@ def _write_chunks(path: Path, layout: MirrorLayout, region: dict[str, np.ndarray
             tmp.write_bytes(codec.encode(part.view(np.uint8)))
             os.replace(tmp, target)
     return True
+
+
+def _store_region(path: Path, layout: MirrorLayout, region: dict[str, np.ndarray], i0: int, i1: int) -> None:
+    """Write ``[i0, i1)`` of the named arrays: whole chunks of plain arrays directly, anything else through zarr
+    (which reads and rewrites a partly covered chunk itself)."""
+    if not _write_chunks(path, layout, region, i0, i1):
+        from zarr.core.sync import sync
+
+        sync(_write_region(path, region, i0, i1))
 
 
 async def _write_region(path: Path, region: dict[str, np.ndarray], i0: int, i1: int) -> None:

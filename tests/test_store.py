@@ -159,3 +159,23 @@ def test_period_spanning_whole_and_shared_chunks(tmp_path):
     m = xr.open_zarr(path, consolidated=False).load()
     np.testing.assert_array_equal(m["x"].values[24:], np.arange(24, dtype="f4"))
     assert np.isnan(m["x"].values[:24]).all()
+
+
+def test_pieces_without_a_variable_keep_its_stored_values(tmp_path):
+    """A chunk fully covered by pieces, one of which lacks a variable (added later in the run): the slots
+    that piece covers keep the variable's stored values, never uninitialised memory."""
+    path = tmp_path / "m.zarr"
+    layout = S.MirrorLayout(T0, 2 * 1440, pd.Timedelta("1min"), 2 * 1440, {})  # two days make one chunk
+    lay = S.prepare_mirror(path, layout, {"x": "<f4", "t": "<M8[ns]"}, {}, {})
+    day = [_minutes(d, np.full(1440, 5.0 + d)) for d in range(2)]
+    for d in range(2):
+        S.write_mirror_pieces(path, lay, S.write_mirror_region(path, lay, day[d], T0 + pd.Timedelta(days=d),
+                                                               T0 + pd.Timedelta(days=d + 1)))
+    first = S.write_mirror_region(path, lay, day[0], T0, T0 + pd.Timedelta("1D"))
+    second = S.write_mirror_region(path, lay, day[1], T0 + pd.Timedelta("1D"), T0 + pd.Timedelta("2D"))
+    del first[0].values["x"]  # the first period's piece does not carry x
+    second[0].values["x"][:] = 9.0
+    S.write_mirror_pieces(path, lay, first + second)
+    m = xr.open_zarr(path, consolidated=False).load()
+    np.testing.assert_array_equal(m["x"].values[:1440], np.full(1440, 5.0, "f4"))
+    np.testing.assert_array_equal(m["x"].values[1440:], np.full(1440, 9.0, "f4"))
