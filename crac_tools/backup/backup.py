@@ -245,11 +245,9 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
     sizes = _on_target(listing)
     unhashed = [f for p, f in snap.files.items() if not f.sha256 and p not in failed]
     first = [f for f in unhashed if f.size in sizes.get(f.path, ())]
-    snap.hash(first, threads=_HASH_THREADS)
-    for f in first:
-        problem = f.sums_problem()
-        if problem is not None:
-            failed[f.path] = problem
+    hbar = _bar(sum(f.size for f in first), f"hashing for {target.url}", progress and bool(first))
+    failed.update((p.split(":", 1)[0], p) for p in snap.hash(first, threads=_HASH_THREADS, progress=hbar.update))
+    hbar.close()
     todo: list[tuple[str, str | None]] = []
     used: set[str] = set()
     for path, f in snap.files.items():
@@ -302,9 +300,6 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
                 failed[p] = f"{p}: {exc}"
             bar.update(snap.files[p].size)
     bar.close()
-    for p, f in snap.files.items():
-        if not f.sha256 and p not in failed:  # pragma: no cover - every sent file has its hash
-            failed[p] = f"{p}: not hashed"
     res.failed = sorted(failed.values())
     created, stamp = _now()
     orphans = _orphans(target, listing, committed, tried | used, created)
@@ -477,14 +472,8 @@ def backup_project(config: str | os.PathLike = "crac.yaml", to: str | list[str] 
     if not targets:
         return results
     with archive_lock(st.archive):
-        from tqdm import tqdm
-
-        bar = tqdm(desc="hashing", unit="B", unit_scale=True, unit_divisor=1024, disable=not progress,
-                   file=sys.stderr, leave=False)
         # lazy: files missing from the hash cache are hashed while they are copied (read once)
-        snap = scan_project(st.root, st.archive, st.stations_dir, st.config_path.name, progress=bar.update,
-                            lazy=True)
-        bar.close()
+        snap = scan_project(st.root, st.archive, st.stations_dir, st.config_path.name, lazy=True)
         try:
             _backup_targets(st, snap, targets, keep, progress, results)
         finally:

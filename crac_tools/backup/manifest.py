@@ -215,12 +215,15 @@ class Snapshot:
     archive: Path
     files: dict[str, SourceFile]
     problems: list[str] = field(default_factory=list)
-    hashed_bytes: int = 0
     #: The hash cache as read (``{path: [size, mtime_ns, inode, sha256]}``).
     cache: dict[str, list] = field(default_factory=dict, repr=False)
+    #: When the scan began (before any file was looked at): a file modified within ``_RACY`` seconds of it
+    #: may change again without a new mtime on coarse-clock filesystems, so its hash is not cached.
+    scanned_at: float = field(default_factory=time.time)
 
-    def hash(self, files: list[SourceFile], threads: int = 2, progress=None) -> None:
-        """Hash ``files`` (in ``threads`` threads) and record ``SHA256SUMS`` mismatches in ``problems``."""
+    def hash(self, files: list[SourceFile], threads: int = 2, progress=None) -> list[str]:
+        """Hash ``files`` (in ``threads`` threads); record ``SHA256SUMS`` mismatches in ``problems`` and
+        return them."""
         from .targets import hash_local
 
         def work(f: SourceFile) -> SourceFile:
@@ -229,24 +232,25 @@ class Snapshot:
                 progress(f.size)
             return f
 
+        found: list[str] = []
         if not files:
-            return
+            return found
         with ThreadPoolExecutor(max(1, threads)) as ex:
             for f in ex.map(work, files):
-                self.hashed_bytes += f.size
                 problem = f.sums_problem()
                 if problem is not None:
-                    self.problems.append(problem)
+                    found.append(problem)
+        self.problems.extend(found)
+        return found
 
     def save_cache(self) -> None:
-        """Write the hash cache: every hashed file that was not modified within the last ``_RACY`` seconds."""
+        """Write the hash cache: every hashed file not modified within ``_RACY`` seconds before the scan."""
         if not self.archive.is_dir():
             return
-        now = time.time()
         new_cache = {}
         for rel, f in self.files.items():
             ino, mtime_ns = f.stamp
-            if f.sha256 and now - f.mtime > _RACY:
+            if f.sha256 and self.scanned_at - f.mtime > _RACY:
                 new_cache[rel] = [f.size, mtime_ns, ino, f.sha256]
         if new_cache != self.cache:
             atomic_write_json(self.archive / "state" / "backup" / "hashcache.json", new_cache)
@@ -311,6 +315,7 @@ def scan_project(root: Path, archive: Path, stations_dir: Path, config_name: str
         prefix = "archive/"
     if prefix == "./":
         prefix = ""
+    scanned_at = time.time()  # before any stat: see Snapshot.scanned_at
     files: dict[str, SourceFile] = {}
 
     def add(rel: str, p: Path, st: os.stat_result | None = None) -> None:
@@ -356,7 +361,7 @@ def scan_project(root: Path, archive: Path, stations_dir: Path, config_name: str
             f.sha256 = c[3]
         else:
             todo.append(f)
-    snap = Snapshot(root, archive, files, cache=cache)
+    snap = Snapshot(root, archive, files, cache=cache, scanned_at=scanned_at)
     for rel, want in _raw_sums(archive, prefix).items():
         if rel in files:
             files[rel].expect = want

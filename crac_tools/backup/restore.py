@@ -142,7 +142,7 @@ def restore(target: Target, directory: str | os.PathLike, force: bool = False, m
         todo.append((path, e, out))
     bar = _bar(sum(e["size"] for _p, e, _o in todo), f"restore {target.url}", progress)
     dirs: set[Path] = set()
-    with ThreadPoolExecutor(max(1, target.parallel)) as ex:
+    with ThreadPoolExecutor(max(1, target.read_parallel or target.parallel)) as ex:
         futures = {ex.submit(_fetch, target, object_key(p, e["sha256"]), out, e["sha256"], e["size"],
                              e.get("mtime")): (p, e, out) for p, e, out in todo}
         for fut in as_completed(futures):

@@ -27,6 +27,7 @@ import base64
 import contextlib
 import ctypes
 import errno
+import functools
 import hashlib
 import os
 import posixpath
@@ -311,9 +312,12 @@ class LocalTarget(Target):
         self._made: set[str] = set()
         self._anonymous: bool | None = None  # O_TMPFILE + link works here (probed on the first copy)
         self._probe_lock = threading.Lock()
-        # re-reads wait on the disk: 4 in flight keep an SSD busy while the hashing keeps up; on a spinning
-        # disk (a USB backup drive) parallel streams only add seeks
-        self.read_parallel = 1 if _rotational(self.root) else 4
+
+    @functools.cached_property
+    def read_parallel(self) -> int:  # type: ignore[override]
+        """Objects read at once by verify and restore: 4 in flight keep an SSD busy while the hashing keeps
+        up; on a spinning disk (a USB backup drive) parallel streams only add seeks (probed on first use)."""
+        return 1 if _rotational(self.root) else 4
 
     def _path(self, key: str) -> Path:
         return self.root / key

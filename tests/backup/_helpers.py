@@ -182,6 +182,21 @@ def url_fixture(request, tmp_path, monkeypatch):
     return target_url(request.param, tmp_path)
 
 
+def patch_put_file(monkeypatch, fn):
+    """Wrap ``put_file`` of the local and S3 target classes with ``fn(orig, self, src, key, expect)``."""
+    from crac_tools.backup import targets
+
+    for cls in (targets.LocalTarget, targets.S3Target):
+        def wrapped(self, src, key, expect=None, _orig=cls.put_file):
+            return fn(_orig, self, src, key, expect)
+        monkeypatch.setattr(cls, "put_file", wrapped)
+
+
+def key_text(key) -> str:
+    """The object key ``put_file`` was given (a key, or a function of the digest that names it)."""
+    return key if isinstance(key, str) else key("0" * 64)
+
+
 def read_manifest(url: str):
     """The decoded ``MANIFEST.json`` of a target."""
     from crac_tools.backup import open_target

@@ -5,16 +5,21 @@ from __future__ import annotations
 import json
 import random
 
+import _helpers
 import intake
 import pytest
 import xarray as xr
-from _helpers import copy_project, flip_bit, project_files, project_fixture, s3_env, target_url, url_fixture  # noqa: F401  (the `project` and `url` fixtures)
+from _helpers import flip_bit, key_text, patch_put_file, project_files, s3_env, target_url
 from _helpers import read_manifest as _manifest
 from click.testing import CliRunner
 
 from crac_tools.backup import BackupError, backup_project, open_target, restore_target, verify_target
 from crac_tools.backup.manifest import object_key
 from crac_tools.cli import main
+
+# the shared fixtures ``project`` (a copy of the built project) and ``url`` (local, then S3)
+project_fixture = _helpers.project_fixture
+url_fixture = _helpers.url_fixture
 
 
 def test_backup_verify_restore_roundtrip(project, url, tmp_path):
@@ -133,16 +138,12 @@ def test_zarr_store_is_never_mixed(project, url, monkeypatch):
     meta = store / "RH" / "zarr.json"
     chunk.write_bytes(chunk.read_bytes()[::-1])
     meta.write_text(meta.read_text().replace("{", "{ ", 1))
-    from crac_tools.backup import targets
 
-    for cls in (targets.LocalTarget, targets.S3Target):
-        orig = cls.put_file
-
-        def failing(self, src, key, expect=None, _orig=orig):
-            if "/RH/c/0~" in (key if isinstance(key, str) else key("0" * 64)):
-                raise OSError("injected failure")
-            return _orig(self, src, key, expect)
-        monkeypatch.setattr(cls, "put_file", failing)
+    def failing(orig, self, src, key, expect):
+        if "/RH/c/0~" in key_text(key):
+            raise OSError("injected failure")
+        return orig(self, src, key, expect)
+    patch_put_file(monkeypatch, failing)
     [res] = backup_project(project, to=url)
     assert not res.ok and res.committed
     after = _manifest(url)

@@ -7,35 +7,29 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import random
 import time
 
+import _helpers
 import pytest
-from _helpers import copy_project, flip_bit, project_files, project_fixture, s3_env, s3_server, target_url, url_fixture  # noqa: F401  (the `project` and `url` fixtures)
+from _helpers import flip_bit, patch_put_file, project_files, s3_env, s3_server, target_url
 from _helpers import read_manifest as _manifest
 
 from crac_tools.backup import backup_project, open_target, restore_target, targets, verify_target
 from crac_tools.backup.errors import BackupError, SourceChanged
 from crac_tools.backup.manifest import FILES, object_key
+from crac_tools.fsutil import read_json
+
+# the shared fixtures ``project`` (a copy of the built project) and ``url`` (local, then S3)
+project_fixture = _helpers.project_fixture
+url_fixture = _helpers.url_fixture
 
 
 def _keys_of(url, path):
     with open_target(url) as t:
         return sorted(k for k in t.list() if k.startswith(f"{FILES}/{path}~"))
 
-
-def _patch_put_file(monkeypatch, fn):
-    """Wrap ``put_file`` of every target class with ``fn(orig, self, src, key, expect)``."""
-    for cls in (targets.LocalTarget, targets.S3Target):
-        orig = cls.put_file
-
-        def wrapped(self, src, key, expect=None, _orig=orig):
-            return fn(_orig, self, src, key, expect)
-        monkeypatch.setattr(cls, "put_file", wrapped)
-
-
-def _key_text(key):
-    return key if isinstance(key, str) else key("0" * 64)
 
 
 @pytest.mark.parametrize("when", ["before the read", "after the read"])
@@ -61,7 +55,7 @@ def test_file_changed_during_backup_is_detected(project, url, monkeypatch, when)
         time.sleep(0.01)
         src.write_bytes(src.read_bytes() + b"# edited during the backup\n")
         return out
-    _patch_put_file(monkeypatch, change)
+    patch_put_file(monkeypatch, change)
     [res] = backup_project(project, to=url)
     assert res.committed and not res.ok
     assert [f for f in res.failed if rel in f and "changed while being backed up" in f], res.summary()
@@ -111,7 +105,7 @@ def test_each_file_read_once_and_hash_cache_reused(project, tmp_path, monkeypatc
     def counting_put(orig, self, src, key, expect):
         calls["put"] += 1
         return orig(self, src, key, expect)
-    _patch_put_file(monkeypatch, counting_put)
+    patch_put_file(monkeypatch, counting_put)
     [res] = backup_project(project, to=url)
     assert res.ok and res.sent == res.files
     assert calls == {"hash": 0, "put": res.files}
@@ -164,12 +158,33 @@ def test_local_copy_is_linked_whole_and_replaces_a_damaged_object(tmp_path, monk
     assert (tmp_path / "bk" / key).stat().st_mode & 0o777 == 0o644
 
 
-def test_verify_reads_one_object_at_a_time_on_a_spinning_disk(tmp_path, monkeypatch):
-    assert isinstance(targets._rotational(tmp_path / "not" / "yet"), bool)  # never fails, whatever the disk
-    monkeypatch.setattr(targets, "_rotational", lambda path: True)
-    assert open_target(tmp_path / "bk").read_parallel == 1
-    monkeypatch.setattr(targets, "_rotational", lambda path: False)
-    assert open_target(tmp_path / "bk").read_parallel == 4
+def test_verify_and_restore_read_one_object_at_a_time_on_a_spinning_disk(tmp_path, monkeypatch):
+    import importlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    # the package exports functions named like these modules
+    verify_mod = importlib.import_module("crac_tools.backup.verify")
+    restore_mod = importlib.import_module("crac_tools.backup.restore")
+
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "crac.yaml").write_text("project: {name: x}\n")
+    [res] = backup_project(tmp_path / "p" / "crac.yaml", to=str(tmp_path / "bk"))
+    assert res.ok
+    pools = []
+
+    class Recording(ThreadPoolExecutor):
+        def __init__(self, max_workers=None, *a, **kw):
+            pools.append(max_workers)
+            super().__init__(max_workers, *a, **kw)
+
+    monkeypatch.setattr(verify_mod, "ThreadPoolExecutor", Recording)
+    monkeypatch.setattr(restore_mod, "ThreadPoolExecutor", Recording)
+    for spinning, want in ((True, 1), (False, 4)):
+        monkeypatch.setattr(targets, "_rotational", lambda path, s=spinning: s)
+        pools.clear()
+        assert verify_target(str(tmp_path / "bk")).ok
+        assert restore_target(str(tmp_path / "bk"), tmp_path / f"r{want}").ok
+        assert pools == [want, want]
 
 
 def test_s3_multipart_upload_checks_the_hash(tmp_path, monkeypatch):
@@ -219,3 +234,26 @@ def test_verify_names_damage_made_on_the_server_disk(project, tmp_path, monkeypa
     on_disk.write_bytes(flip_bit(on_disk.read_bytes(), random.Random(4)))
     rep = verify_target(url)
     assert {(p.kind, p.name) for p in rep.problems} == {("different", rel)}, rep.summary()
+
+
+def test_a_file_modified_just_before_the_scan_is_not_cached_however_long_the_backup(tmp_path, monkeypatch):
+    """On coarse-clock filesystems a file rewritten within the same tick keeps its mtime: a hash taken
+    within ``_RACY`` seconds of its last change must not be cached, even when the backup ends much later."""
+    from crac_tools.backup import manifest
+    from crac_tools.backup.manifest import scan_project
+
+    root = tmp_path / "p"
+    (root / "archive").mkdir(parents=True)
+    (root / "crac.yaml").write_text("project: {name: x}\n")
+    old = root / "archive" / "old.txt"
+    old.write_text("settled")
+    t = time.time()
+    os.utime(old, (t - 60, t - 60))
+    (root / "archive" / "fresh.txt").write_text("just written")
+    snap = scan_project(root, root / "archive", root / "stations", lazy=True)
+    snap.hash(list(snap.files.values()))
+    real = time.time
+    monkeypatch.setattr(manifest.time, "time", lambda: real() + 600)  # the backup took ten minutes
+    snap.save_cache()
+    cached = read_json(root / "archive" / "state" / "backup" / "hashcache.json")
+    assert sorted(cached) == ["archive/old.txt"]
