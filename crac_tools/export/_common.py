@@ -36,13 +36,7 @@ def select(ds: xr.Dataset, start: object = None, end: object = None,
         raise ExportError("the product has no 'time' dimension")
     ds = ds.sortby("time")
     if start is not None or end is not None:
-        t = ds["time"].values
-        keep = np.ones(t.shape, bool)
-        if start is not None:
-            keep &= t >= np.datetime64(pd.Timestamp(start).tz_localize(None))
-        if end is not None:
-            keep &= t < np.datetime64(pd.Timestamp(end).tz_localize(None))
-        ds = ds.isel(time=np.flatnonzero(keep))
+        ds = ds.isel(time=np.flatnonzero(time_mask(ds["time"].values, start, end)))
     if ds.sizes["time"] == 0:
         raise ExportError(f"no records in [{start}, {end})")
     names = pick_variables(ds, variables, "time", "no numeric time-dependent variables to export")
@@ -50,6 +44,30 @@ def select(ds: xr.Dataset, start: object = None, end: object = None,
         if ds[n].dims[0] != "time" and "time" in ds[n].dims:
             ds[n] = ds[n].transpose("time", ...)
     return ds[names]
+
+
+def _utc(t: object) -> np.datetime64:
+    """A time bound as naive UTC (times with a zone or offset are converted, naive ones are UTC already)."""
+    ts = pd.Timestamp(t)
+    return np.datetime64((ts.tz_convert("UTC").tz_localize(None) if ts.tzinfo else ts).as_unit("ns"))
+
+
+def time_mask(t: np.ndarray, start: object = None, end: object = None) -> np.ndarray:
+    """Which of the (naive UTC) times ``t`` lie in ``[start, end)``; a bound with a UTC offset is converted.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2024-01-01T06:00", periods=4, freq="h").values
+    >>> time_mask(t, start="2024-01-01T09:00+02:00").tolist()
+    [False, True, True, True]
+    """
+    t = np.asarray(t).astype("datetime64[ns]")
+    keep = np.ones(t.shape, bool)
+    if start is not None:
+        keep &= t >= _utc(start)
+    if end is not None:
+        keep &= t < _utc(end)
+    return keep
 
 
 def pick_variables(ds: xr.Dataset, variables: Sequence[str] | None, dim: str, none: str) -> list[str]:

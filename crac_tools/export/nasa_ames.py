@@ -84,6 +84,7 @@ from ._common import (
     provenance,
     seconds_column,
     select,
+    time_mask,
     units_of,
     write_ascii,
 )
@@ -614,12 +615,7 @@ def _select_labelled(ds: xr.Dataset, label: str, start: object, end: object,
     if start is not None or end is not None:
         if "time" not in ds.coords or ds["time"].dtype.kind != "M":
             raise ExportError(f"cannot keep [{start}, {end}): the data on {label!r} have no 'time' coordinate")
-        t = ds["time"].values.astype("datetime64[ns]")
-        keep = np.ones(t.shape, bool)
-        if start is not None:
-            keep &= t >= np.datetime64(pd.Timestamp(start).tz_localize(None), "ns")
-        if end is not None:
-            keep &= t < np.datetime64(pd.Timestamp(end).tz_localize(None), "ns")
+        keep = time_mask(ds["time"].values, start, end)
         if ds["time"].ndim == 0:
             ds = ds if keep else ds.isel({label: []})
         elif ds["time"].dims in (("time",), (label,)):

@@ -259,6 +259,21 @@ def test_2160_from_a_netcdf_product_with_start_and_variables(tmp_path):
         assert same(_values(f.V[0][m], f.VSCAL[0], f.VMISS[0]), exp["O3"].values[m])
 
 
+
+def test_time_bounds_with_a_utc_offset_are_converted(tmp_path):
+    """``--start 12:45+02:00`` is 10:45 UTC (products are UTC): the same records as the UTC bound, for the
+    labelled (2160) and the plain (1001) writers."""
+    src = tmp_path / "o3sonde.nc"
+    make_sondes().to_netcdf(src)
+    [utc] = export(src, "nasa_ames", tmp_path / "utc", start="2024-06-01T10:45")
+    [off] = export(src, "nasa_ames", tmp_path / "off", start="2024-06-01T12:45+02:00")
+    assert [x[0] for x in _read(off).X] == [x[0] for x in _read(utc).X] == ["lindenberg", "uccle"]
+    ds = make_product()
+    t = ds["time"].values
+    cut = str(pd.Timestamp(t[10]).tz_localize("UTC").tz_convert("Europe/Berlin"))
+    [plain] = export(ds, "nasa_ames", tmp_path / "plain", start=cut)
+    assert _read(plain).X[0] == pytest.approx((t[10] - t[10].astype("datetime64[D]")) / np.timedelta64(1, "s"))
+
 def test_2160_forced_and_labels_with_blanks(tmp_path):
     ds = make_sondes()
     ds = ds.assign_coords(station=["Uccle (BE)", "Payerne (CH)", "Lindenberg (DE)"])
