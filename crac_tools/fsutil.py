@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -131,6 +132,8 @@ def sha256_file(path: str | os.PathLike, limit: int | None = None) -> str:
     >>> sha256_file(p)[:12]
     'ba7816bf8f01'
     """
+    if limit is None:
+        return sha256_and_size(path)[0]
     h = hashlib.sha256()
     remaining = limit
     with open(path, "rb") as fh:
@@ -145,6 +148,44 @@ def sha256_file(path: str | os.PathLike, limit: int | None = None) -> str:
             if remaining is not None:
                 remaining -= len(block)
     return h.hexdigest()
+
+
+_TLS = threading.local()
+
+
+def block_buffer() -> bytearray:
+    """A per-thread 1 MiB block buffer (allocating and zeroing one per file costs more than it seems)."""
+    buf = getattr(_TLS, "buf", None)
+    if buf is None:
+        buf = _TLS.buf = bytearray(_CHUNK)
+    return buf
+
+
+def sha256_and_size(path: str | os.PathLike) -> tuple[str, int]:
+    """The sha256 (hex) and size of a file, read once, sequentially, in large blocks (threads may share it).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"
+    >>> _ = p.write_bytes(b"abc")
+    >>> sha256_and_size(p)[0][:12], sha256_and_size(p)[1]
+    ('ba7816bf8f01', 3)
+    """
+    h = hashlib.sha256()
+    buf = block_buffer()
+    view = memoryview(buf)
+    n = 0
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with contextlib.suppress(OSError, AttributeError):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
+        while k := os.readv(fd, [buf]):
+            h.update(view[:k])
+            n += k
+    finally:
+        os.close(fd)
+    return h.hexdigest(), n
 
 
 def copy_atomic(src: str | os.PathLike, dst: str | os.PathLike, length: int | None = None) -> str:

@@ -40,12 +40,11 @@ from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import unquote, urlparse
 
-from ..fsutil import FILE_MODE, TMP_PREFIX, atomic_write_bytes, fsync_dir
+from ..fsutil import FILE_MODE, TMP_PREFIX, atomic_write_bytes, block_buffer, fsync_dir
+from ..fsutil import sha256_and_size as hash_local
 from .errors import BackupError, SourceChanged
 
 _CHUNK = 1 << 22
-#: Read/write block of local copies and local re-reads (fits the CPU cache while it is hashed and written).
-_COPY_CHUNK = 1 << 20
 #: Deadline (seconds) for connecting and for each network read/write that stalls.
 NET_TIMEOUT = 60.0
 #: Deadline of one S3 call (one PUT of at most ``S3_SINGLE_PUT`` bytes, or one multipart part), enforced
@@ -73,44 +72,6 @@ def _check_digest(src: str | os.PathLike, digest: str, expect: str | None) -> No
     if expect is not None and digest != expect:
         raise SourceChanged(f"{src}: read with sha256 {digest[:16]}..., expected {expect[:16]}...; not stored",
                             digest)
-
-
-_TLS = threading.local()
-
-
-def _buffer() -> bytearray:
-    """A per-thread block buffer (allocating and zeroing one per file costs more than it seems)."""
-    buf = getattr(_TLS, "buf", None)
-    if buf is None:
-        buf = _TLS.buf = bytearray(_COPY_CHUNK)
-    return buf
-
-
-def hash_local(path: str | os.PathLike) -> tuple[str, int]:
-    """The sha256 (hex) and size of a local file, read once in large blocks.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "f"
-    >>> _ = p.write_bytes(b"abc")
-    >>> hash_local(p)[0][:12], hash_local(p)[1]
-    ('ba7816bf8f01', 3)
-    """
-    h = hashlib.sha256()
-    buf = _buffer()
-    view = memoryview(buf)
-    n = 0
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        with contextlib.suppress(OSError, AttributeError):
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_SEQUENTIAL)
-        while k := os.readv(fd, [buf]):
-            h.update(view[:k])
-            n += k
-    finally:
-        os.close(fd)
-    return h.hexdigest(), n
 
 
 class Target:
@@ -376,7 +337,7 @@ class LocalTarget(Target):
             self._made.add(folder)
         tmp: str | None = None
         h = hashlib.sha256()
-        buf = _buffer()
+        buf = block_buffer()
         view = memoryview(buf)
         n = 0
         fin = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
