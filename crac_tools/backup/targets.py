@@ -22,7 +22,6 @@ Examples
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import ctypes
@@ -500,43 +499,33 @@ class S3Target(Target):
     def _full(self, key: str) -> str:
         return f"{self.root}/{key}"
 
-    def _with_deadline(self, fn, *args, **kwargs):
-        """Run an s3fs call under a deadline we enforce (botocore's timeouts do not cover every stall),
-        retrying a timed-out call twice; calls without an async twin run as they are."""
-        import inspect
-
+    def _retrying(self, afn, name: str, *args, **kwargs):
+        """Await ``afn(*args, **kwargs)`` on s3fs's loop under ``CALL_DEADLINE`` (fsspec cancels a call that
+        stalls; botocore's own timeouts do not cover every stall), trying a timed-out call three times."""
         import fsspec.asyn
 
-        afn = getattr(self.fs, "_" + getattr(fn, "__name__", ""), None)
-        if afn is None or not inspect.iscoroutinefunction(afn):
-            return fn(*args, **kwargs)
-        for attempt in range(3):
+        for _attempt in range(3):
             try:
                 return fsspec.asyn.sync(self.fs.loop, afn, *args, timeout=CALL_DEADLINE, **kwargs)
-            except fsspec.asyn.FSTimeoutError:
-                if attempt == 2:
-                    raise BackupError(f"{self.url}: the S3 server did not answer {fn.__name__} within "
-                                      f"{CALL_DEADLINE:.0f} s (3 tries)") from None
-        raise AssertionError("unreachable")
+            except TimeoutError:  # fsspec's FSTimeoutError and asyncio's are TimeoutError subclasses
+                continue
+        raise BackupError(f"{self.url}: the S3 server did not answer {name} within {CALL_DEADLINE:.0f} s "
+                          "(3 tries)")
 
-    async def _bounded(self, method: str, kwargs: dict):
-        return await asyncio.wait_for(self.fs._call_s3(method, **kwargs), CALL_DEADLINE)
+    def _with_deadline(self, fn, *args, **kwargs):
+        """Run an s3fs call through its async twin under :meth:`_retrying`; calls without one run as they are."""
+        import inspect
+
+        name = getattr(fn, "__name__", "").lstrip("_")  # fsspec's sync wrappers carry the async name
+        afn = getattr(self.fs, "_" + name, None)
+        if not name or afn is None or not inspect.iscoroutinefunction(afn):
+            return fn(*args, **kwargs)
+        return self._retrying(afn, name, *args, **kwargs)
 
     def _s3(self, method: str, **kwargs):
-        """One S3 API call under ``CALL_DEADLINE`` (cancelled when it stalls and retried twice), errors
-        translated as for :meth:`_call`."""
-        import fsspec.asyn
-
-        for attempt in range(3):
-            try:
-                with self._translated(FileNotFoundError, TimeoutError):
-                    return fsspec.asyn.sync(self.fs.loop, self._bounded, method, kwargs,
-                                            timeout=CALL_DEADLINE + 10)
-            except TimeoutError:  # asyncio's and fsspec's timeouts are TimeoutError subclasses
-                if attempt == 2:
-                    raise BackupError(f"{self.url}: the S3 server did not answer {method} within "
-                                      f"{CALL_DEADLINE:.0f} s (3 tries)") from None
-        raise AssertionError("unreachable")
+        """One S3 API call under :meth:`_retrying`, errors translated as for :meth:`_call`."""
+        with self._translated(FileNotFoundError, BackupError):
+            return self._retrying(self.fs._call_s3, method, method, **kwargs)
 
     @contextlib.contextmanager
     def _translated(self, *passthrough: type[BaseException]):
