@@ -55,8 +55,9 @@ from .values import as_float, as_int, decode_text, netcdf_name
 #: Seconds from 1970-01-01 (numpy epoch) to 1990-01-01 (Campbell epoch).
 CAMPBELL_EPOCH_S = 631_152_000
 _NS = 1_000_000_000
-#: Same pattern as the TOA5 reader: a string column whose every value matches becomes a time variable.
-_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\Z")
+#: A Campbell timestamp ``YYYY-MM-DD HH:MM[:SS[.fff]]`` (space or ``T``), shared by the TOA5, CSIXML and binary
+#: readers: a string column whose every value matches becomes a time variable.
+TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\Z")
 #: Header line 1 fields of TOA5 and TOB1 files, in file order, as global attribute names.
 HEADER_KEYS = ("file_format", "station_name", "logger_model", "logger_serial", "logger_os",
                "program_name", "program_signature", "table_name")
@@ -578,30 +579,12 @@ def _ascii_uniques(raw: np.ndarray) -> tuple[list[str], np.ndarray]:
     return texts, indices
 
 
-def decode_ascii(raw: np.ndarray) -> np.ndarray:
-    """Fixed-size ASCII fields -> object array of str (text before the first NUL; UTF-8, else Latin-1)."""
-    if raw.size == 0:
-        return np.empty(0, dtype=object)
-    texts, inverse = _ascii_uniques(raw)
-    return np.array(texts, dtype=object)[inverse]
-
-
-def strings_or_times(values: np.ndarray) -> np.ndarray:
-    """A string column whose every value is a timestamp becomes datetime64[ns] (as in the TOA5 reader)."""
-    if values.size == 0:
-        return values
-    uniq = np.unique(values.astype(str))
-    if all(_TIME_RE.match(u) for u in uniq.tolist()):
-        return values.astype(str).astype("datetime64[ns]")
-    return values
-
-
 def decode_ascii_column(raw: np.ndarray) -> np.ndarray:
     """ASCII fields -> strings, or datetime64[ns] when every value is a timestamp; work done per distinct value."""
     if raw.size == 0:
         return np.empty(0, dtype=object)
     texts, inverse = _ascii_uniques(raw)
-    if all(_TIME_RE.match(u) for u in texts):
+    if all(TIME_RE.match(u) for u in texts):
         return np.array(texts, dtype="datetime64[ns]")[inverse]
     return np.array(texts, dtype=object)[inverse]
 
@@ -708,7 +691,7 @@ def record_variable(values: np.ndarray) -> Column:
     return Column("RECORD", np.asarray(values).astype(np.int64), units="RN")
 
 
-__all__ = ["CAMPBELL_EPOCH_S", "HEADER_KEYS", "CampbellType", "Column", "as_float", "as_int", "build_dataset",
+__all__ = ["CAMPBELL_EPOCH_S", "HEADER_KEYS", "CampbellType", "Column", "TIME_RE", "build_dataset",
            "check_column_lines", "decode_bool8", "decode_field", "decode_fp2", "field_lines", "header_attrs",
            "header_lines", "header_rows", "parse_type", "parse_types", "read_head", "record_dtype",
            "round_significant", "sniff_header", "stamp_to_time"]

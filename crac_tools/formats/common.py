@@ -142,7 +142,7 @@ def no_records() -> TimeRange:
     return TimeRange(nat, nat, n=0)
 
 
-def time_span(times: np.ndarray, ordered: bool = False, skip_nat: bool = False, n: int | None = None) -> TimeRange:
+def time_span(times: np.ndarray, ordered: bool = False, skip_nat: bool = False) -> TimeRange:
     """The :class:`~crac_tools.formats.registry.TimeRange` of the record times of a file.
 
     Parameters
@@ -153,8 +153,6 @@ def time_span(times: np.ndarray, ordered: bool = False, skip_nat: bool = False, 
         The records are in time order: take the first and last time instead of the earliest and latest.
     skip_nat
         Leave missing (NaT) times out of the first and last time (they still count in ``n``).
-    n
-        The record count, when it is not the number of ``times``.
 
     Returns
     -------
@@ -171,7 +169,7 @@ def time_span(times: np.ndarray, ordered: bool = False, skip_nat: bool = False, 
     0
     """
     t = np.atleast_1d(times)
-    count = int(t.size) if n is None else n
+    count = int(t.size)
     if skip_nat:
         t = t[~np.isnat(t)]
     if t.size == 0:

@@ -45,7 +45,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ParseError, TruncatedRecordWarning, warn
-from .campbell_types import Column, build_dataset, record_variable
+from .campbell_types import TIME_RE, Column, build_dataset, record_variable
 from .common import check_table, named_table_tree, safe_sniff, time_span
 from .registry import TimeRange, register
 from .values import as_float, as_int, empty_values
@@ -62,7 +62,6 @@ _NAN = {"NAN", "NaN", "nan", ""}
 _TRUE = {"true", "-1", "1"}
 _FALSE = {"false", "0"}
 _NUM_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z|[-+]?(INF|inf|Inf|NAN|NaN|nan)\Z")
-_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\Z")
 
 
 class _Truncated(Exception):
@@ -223,7 +222,7 @@ def _times(values: list[str], name: str, path: Path, line: int | None = None) ->
     try:
         return np.where(blank, "NaT", np.char.replace(arr, " ", "T")).astype("datetime64[ns]")
     except ValueError:
-        bad = next(v for v in values if v not in _NAN and not _TIME_RE.match(v))
+        bad = next(v for v in values if v not in _NAN and not TIME_RE.match(v))
         raise ParseError(path, "bad time stamp", line=line, column=name,
                          expected="an ISO time YYYY-MM-DDTHH:MM:SS[.fff]", found=repr(bad)) from None
 

@@ -495,7 +495,7 @@ class GeomsReader:
     def time_range(self, path: str | os.PathLike, **options) -> TimeRange:
         """First and last ``DATETIME`` of the file (reads the file)."""
         ds = self.read(path, **options)
-        return time_span(ds["time"].values, skip_nat=True, n=int(ds.sizes["time"]))
+        return time_span(ds["time"].values, skip_nat=True)
 
 
 def _group_name(ds: xr.Dataset) -> str:

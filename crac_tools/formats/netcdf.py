@@ -272,7 +272,7 @@ class NetcdfReader:
         ds = self.read(path)
         if "time" not in ds.coords or ds.sizes.get("time", 0) == 0:
             return no_records()
-        return time_span(ds["time"].values, skip_nat=True, n=int(ds.sizes["time"]))
+        return time_span(ds["time"].values, skip_nat=True)
 
 
 register(NetcdfReader())

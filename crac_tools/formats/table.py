@@ -52,7 +52,7 @@ from .common import safe_sniff, time_span
 from .registry import TimeRange, register, single_table_tree
 from .table_parse import parse_data
 from .table_sniff import FIXED, HEAD_BYTES, WHITESPACE, detect_layout, is_number, looks_tabular
-from .values import fits_float32, fits_int32
+from .values import as_float, as_int
 
 #: Values often used as "missing" without saying so; reported (not replaced) when undeclared.
 COMMON_SENTINELS = (-99.9, -99.99, -999.0, -999.9, -999.99, -9999.0, -9999.9, -99999.0, 9999.0, 99999.0, 9999.9)
@@ -344,12 +344,8 @@ def _values(values: np.ndarray, kind: str, sentinels: set[str]) -> tuple[np.ndar
         replaced = int(hit.sum())
         values[hit] = np.nan
     if values.dtype.kind == "i":
-        if fits_int32(values):
-            return values.astype(np.int32), None, 0
-        return values, None, 0
-    if fits_float32(values):
-        values = values.astype(np.float32)
-    return values, (nums[0] if nums else None), replaced
+        return as_int(values), None, 0
+    return as_float(values), (nums[0] if nums else None), replaced
 
 
 def _dataset(parsed, layout, spec: TableSpec, time: tt.TimeResult, per_missing: list[set[str]],

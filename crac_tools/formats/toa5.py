@@ -23,7 +23,6 @@ Examples
 
 from __future__ import annotations
 
-import csv
 import os
 import re
 from pathlib import Path
@@ -36,16 +35,18 @@ import xarray as xr
 from ..errors import ParseError, TruncatedRecordWarning, warn
 from .campbell_types import (
     HEADER_KEYS,
+    TIME_RE,
     Column,
     build_dataset,
     check_column_lines,
     header_attrs,
     header_lines,
+    header_rows,
     read_head,
 )
 from .common import check_table, named_table_tree
 from .registry import TimeRange, in_worker, register
-from .values import as_float, decode_text, empty_values, fits_int32
+from .values import as_float, as_int, decode_text, empty_values
 
 _BOM = b"\xef\xbb\xbf"
 _MAGIC = b'"TOA5"'
@@ -55,7 +56,6 @@ NULL_TOKENS = ["NAN", "NaN", "nan", ""]
 _SENTINELS = frozenset({"NAN", "NaN", "nan", "INF", "-INF", "+INF", "inf", "-inf"})
 #: Data lines looked at to decide each column's kind.
 SAMPLE_LINES = 50
-_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\Z")
 _INT_RE = re.compile(r"[-+]?\d+\Z")
 _FLOAT_RE = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\Z|[-+]?(INF|inf|Inf|NAN|NaN|nan)\Z")
 _FIELD_RE = re.compile(r'"((?:[^"]|"")*)"|([^,]*)')
@@ -91,8 +91,7 @@ class _Header:
         start = len(_BOM) if raw.startswith(_BOM) else 0
         ends, self.data_start = header_lines(raw, path, "TOA5", _LINES, start=start, unterminated=True)
         text, self.encoding = decode_text(raw[start:ends[3]])
-        lines = [ln.rstrip("\r") for ln in text.split("\n")]
-        rows = [next(csv.reader([ln])) if ln else [] for ln in lines]
+        rows = header_rows(text, path)
         self.attrs = header_attrs(rows, path, "TOA5", HEADER_KEYS)
         self.table = self.attrs.get("table_name", "")
         self.names, self.units, self.process = rows[1], rows[2], rows[3]
@@ -131,7 +130,7 @@ def _column_kinds(sample: list[list[tuple[str, bool]]], header: _Header) -> tupl
         elif not values or not quoted:
             kinds.append("float")
             guessed.add(j)
-        elif all(_TIME_RE.match(v) for v in quoted):
+        elif all(TIME_RE.match(v) for v in quoted):
             kinds.append("time")
         else:
             kinds.append("string")
@@ -241,9 +240,7 @@ def _column_array(col: pa.ChunkedArray, kind: str, is_record: bool) -> np.ndarra
         return col.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
     values = col.to_numpy(zero_copy_only=False)  # int64 with nulls comes back as float64 with NaN
     if values.dtype.kind == "i":
-        if not is_record and fits_int32(values):
-            return values.astype(np.int32)
-        return values
+        return as_int(values, record=is_record)
     return as_float(values)
 
 
@@ -389,7 +386,7 @@ class Toa5Reader:
             if len(fields) != ncol:
                 return None
             text = fields[header.time_index][0]
-            if not _TIME_RE.match(text):
+            if not TIME_RE.match(text):
                 raise ParseError(path, "bad timestamp", column=header.names[header.time_index],
                                  expected=_EXPECTED["time"], found=repr(text))
             return np.datetime64(text.replace(" ", "T"), "ns")

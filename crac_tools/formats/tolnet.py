@@ -60,7 +60,7 @@ from .common import safe_sniff, time_span
 from .registry import TimeRange, register, single_table_tree
 from .table_parse import _line_bounds
 from .table_sniff import attr_name
-from .values import fits_float32
+from .values import as_float
 
 _FIRST_RE = re.compile(rb"^\s*\d+\s*;\s*NUMBER OF GENERAL HEADER LINES", re.I)
 _TIME_RE = re.compile(r"^\s*(\d{4})\s*-\s*(\d{1,2})\s*-\s*(\d{1,2})\s*,?\s+(\d{1,2})\s*:\s*(\d{1,2})"
@@ -405,9 +405,7 @@ class TolnetReader:
         for j in range(1, ncol):
             name, units, desc = cols[j]
             var = re.sub(r"[/\s]+", "_", name) or f"column_{j + 1}"
-            arr = grid[:, :, j - 1]
-            if fits_float32(arr.ravel()):
-                arr = arr.astype(np.float32)
+            arr = as_float(grid[:, :, j - 1])
             vattrs = {"long_name": desc or name}
             if units:
                 vattrs["units"] = units

@@ -146,14 +146,14 @@ def as_int(values: np.ndarray, record: bool = False) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        A new int32 or int64 array.
+        int32, or int64 (``values`` itself when it already is int64).
 
     Examples
     --------
     >>> as_int(np.array([1, 2], dtype=np.uint8)).dtype, as_int(np.array([1, 2]), record=True).dtype
     (dtype('int32'), dtype('int64'))
     """
-    values = np.asarray(values).astype(np.int64)
+    values = np.asarray(values).astype(np.int64, copy=False)
     if not record and fits_int32(values):
         return values.astype(np.int32)
     return values

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
-from formats_helpers import assert_round_trip, best_time, numbered_rows
+from formats_helpers import assert_round_trip, best_time, numbered_rows, quiet
 
 import crac_tools as crac
 from crac_tools.errors import DataQualityWarning, ParseError, TruncatedRecordWarning
@@ -36,12 +35,6 @@ def write(tmp_path: Path, text: str, name: str = "t.na") -> Path:
     return path
 
 
-def quiet(path: Path) -> xr.Dataset:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no warning expected
-        return read_nasa_ames(path)
-
-
 H1001 = ["0", "Time (seconds since midnight UT)", "2", "1 0.1", "-999 -999", "Temperature (K)", "Pressure (hPa)"]
 
 
@@ -54,7 +47,7 @@ def test_1001_time_scale_missing(tmp_path):
     path = write(tmp_path, na_file(1001, H1001, ["0 280.5 10132", "60 -999 10130", "90000 281 -999"]))
     assert NasaAmesReader().sniff(path.read_bytes()[:4096], path)
     assert get_reader(path).name == "nasa_ames"
-    ds = quiet(path)
+    ds = quiet(read_nasa_ames, path)
     assert ds.attrs["file_format"] == "nasa_ames" and ds.attrs["ffi"] == 1001
     assert ds["time"].values.tolist() == [T(x, "ns").astype(int) for x in
                                           ("2020-01-02T00:00", "2020-01-02T00:01", "2020-01-03T01:00")]
@@ -68,14 +61,14 @@ def test_1001_time_scale_missing(tmp_path):
 
 
 def test_1001_wrapped_records_and_fortran_exponents(tmp_path):
-    ds = quiet(write(tmp_path, na_file(1001, H1001, ["0 280.5", "10132", "60", "2.81D+02 10130"])))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(1001, H1001, ["0 280.5", "10132", "60", "2.81D+02 10130"])))
     assert ds["Temperature"].values.tolist() == [280.5, 281.0]
     assert ds["time"].values[1] == T("2020-01-02T00:01")
 
 
 def test_1001_non_time_independent_variable(tmp_path):
     middle = ["0", "Altitude (km)", "1", "1", "-999", "Ozone (ppbv)"]
-    ds = quiet(write(tmp_path, na_file(1001, middle, ["1 40", "2 45", "3 -999"])))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(1001, middle, ["1 40", "2 45", "3 -999"])))
     assert dict(ds.sizes) == {"Altitude": 3}
     assert ds["Altitude"].attrs["units"] == "km"
     assert ds["time"].ndim == 0 and ds["time"].values == T("2020-01-02")
@@ -84,7 +77,7 @@ def test_1001_non_time_independent_variable(tmp_path):
 
 def test_1010_auxiliary_variables(tmp_path):
     middle = ["0", "Time (s)", "1", "1", "-9", "O3 (ppb)", "2", "1 10", "-9 -9", "Pressure (hPa)", "Lat (deg)"]
-    ds = quiet(write(tmp_path, na_file(1010, middle, ["0 1000 4.5", "40", "10 990 -9", "41"])))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(1010, middle, ["0 1000 4.5", "40", "10 990 -9", "41"])))
     assert ds["Pressure"].values.tolist() == [1000, 990]
     np.testing.assert_array_equal(ds["Lat"].values, [45.0, np.nan])
     assert ds["O3"].values.tolist() == [40, 41]
@@ -92,7 +85,7 @@ def test_1010_auxiliary_variables(tmp_path):
 
 def test_1020_linearly_spaced(tmp_path):
     middle = ["10", "3", "Time (s)", "1", "1", "-9", "O3 (ppb)", "1", "1", "-9", "Pressure (hPa)"]
-    ds = quiet(write(tmp_path, na_file(1020, middle, ["0 1000", "1 2 3", "100 990", "4 -9 6"])))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(1020, middle, ["0 1000", "1 2 3", "100 990", "4 -9 6"])))
     assert ds.sizes["time"] == 6
     assert (ds["time"].values - T("2020-01-02")).astype("timedelta64[s]").astype(int).tolist() == \
         [0, 10, 20, 100, 110, 120]
@@ -104,7 +97,7 @@ def test_2010_grid(tmp_path):
     middle = ["5 0", "3", "1", "-10", "Latitude (deg)", "Time (hours since 2020-01-01 00:00:00)",
               "2", "1 1", "-9 -9", "U (m/s)", "V (m/s)", "1", "1", "-9", "Pressure (hPa)"]
     data = ["0 1000", "1 2 3", "4 5 6", "6 -9", "7 8 -9", "10 11 12"]
-    ds = quiet(write(tmp_path, na_file(2010, middle, data)))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(2010, middle, data)))
     assert dict(ds.sizes) == {"time": 2, "Latitude": 3}
     assert ds["Latitude"].values.tolist() == [-10, -5, 0]
     assert ds["time"].values.tolist() == [T("2020-01-01T00", "ns").astype(int),
@@ -120,7 +113,7 @@ def test_3010_and_4010_grids(tmp_path):
     middle = ["1 2 0", "3 2", "1 2", "0", "10 12", "Longitude (deg)", "Latitude (deg)", "Time (s)",
               "1", "1", "-9", "T (K)", "0"]
     data = ["0", "1 2 3 4 5 6", "60", "7 8 9 10 11 -9"]
-    ds = quiet(write(tmp_path, na_file(3010, middle, data)))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(3010, middle, data)))
     assert dict(ds.sizes) == {"time": 2, "Latitude": 2, "Longitude": 3}
     assert ds["T"].dims == ("time", "Latitude", "Longitude")
     assert ds["Longitude"].values.tolist() == [0, 1, 2] and ds["Latitude"].values.tolist() == [10, 12]
@@ -128,7 +121,8 @@ def test_3010_and_4010_grids(tmp_path):
     assert np.isnan(ds["T"].values[1, 1, 2])
     middle4 = ["1 1 1 0", "2 2 2", "2 2 2", "0 1", "0 1", "0 1", "A", "B", "C", "Time (s)", "1", "1", "-9",
                "V (1)", "0"]
-    ds4 = quiet(write(tmp_path, na_file(4010, middle4, ["0", " ".join(str(i) for i in range(8))]), "f.na"))
+    data4 = ["0", " ".join(str(i) for i in range(8))]
+    ds4 = quiet(read_nasa_ames, write(tmp_path, na_file(4010, middle4, data4), "f.na"))
     assert ds4["V"].dims == ("time", "C", "B", "A")
     assert ds4["V"].values[0, 1, 0, 1] == 5  # index a + 2 b + 4 c
 
@@ -137,7 +131,7 @@ def test_2110_ragged(tmp_path):
     middle = ["0 0", "Latitude (deg)", "Altitude (km)", "1", "1", "-9", "U (m/s)", "2", "1 1", "-9 -9",
               "Number of latitudes", "Pressure (hPa)"]
     data = ["0 2 1000", "0 1.5", "10 2.5", "10 3 250", "0 -9", "10 4", "20 5"]
-    ds = quiet(write(tmp_path, na_file(2110, middle, data)))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(2110, middle, data)))
     assert dict(ds.sizes) == {"Altitude": 2, "Latitude": 3}
     np.testing.assert_array_equal(ds["U"].values, [[1.5, 2.5, np.nan], [np.nan, 4, 5]])
     assert ds["Pressure"].values.tolist() == [1000, 250]
@@ -148,7 +142,7 @@ def test_2310_start_and_step_per_record(tmp_path):
     middle = ["0", "Altitude (km)", "Time (s)", "2", "1 1", "-9 -9", "O3 (ppb)", "T (K)", "3", "1 1 1",
               "-1 -1 -1", "Number of altitudes", "Start altitude (km)", "Altitude step (km)"]
     data = ["0 3 1.0 0.5", "40 41 42", "280 279 278", "60 2 1.5 0.5", "43 -9", "281 280"]
-    ds = quiet(write(tmp_path, na_file(2310, middle, data)))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(2310, middle, data)))
     assert dict(ds.sizes) == {"time": 2, "Altitude": 3}
     assert ds["Altitude"].values.tolist() == [1.0, 1.5, 2.0]
     np.testing.assert_array_equal(ds["O3"].values, [[40, 41, 42], [np.nan, 43, np.nan]])
@@ -159,7 +153,7 @@ def test_2160_strings(tmp_path):
     middle = ["10", "12", "Time (minutes)", "Station", "1", "1", "-9", "NO2 (ppb)", "3", "1", "1 1", "-9 -9",
               "8", "n/a", "Number of values", "Height (m)", "Station type"]
     data = ["Alpha", "2 100", "urban", "0 1.5", "10 2.5", "Beta site", "1 -9", "rural", "10 -9"]
-    ds = quiet(write(tmp_path, na_file(2160, middle, data)))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(2160, middle, data)))
     assert ds["Station"].values.tolist() == ["Alpha", "Beta site"]
     assert ds["time_minutes"].values.tolist() == [0, 10]
     np.testing.assert_array_equal(ds["NO2"].values, [[1.5, 2.5], [np.nan, np.nan]])
@@ -172,7 +166,7 @@ def test_ndacc_preamble_and_comments(tmp_path):
     text = na_file(1001, H1001, ["0 280 10132"], ncom=ncom, preamble="NDACC lidar data, some station")
     path = write(tmp_path, text)
     assert get_reader(path).name == "nasa_ames"
-    ds = quiet(path)
+    ds = quiet(read_nasa_ames, path)
     assert ds.attrs["preamble"] == "NDACC lidar data, some station"
     assert ds.attrs["data_flavour"] == "ndacc"
     assert ds.attrs["Station"] == "Lauder"
@@ -187,7 +181,7 @@ def test_ebas_style_file(tmp_path):
     ncom = ("Data definition:              EBAS_1.1", "Station code:                 XX0001R",
             "Humidity/temperature control: none", "starttime endtime p_int numflag")
     data = ["0.000000 0.041667 677.7 0.000", "0.041667 0.083333 9999.9 0.189"]
-    ds = quiet(write(tmp_path, na_file(1001, middle, data, ncom=ncom)))
+    ds = quiet(read_nasa_ames, write(tmp_path, na_file(1001, middle, data, ncom=ncom)))
     assert ds.attrs["data_flavour"] == "ebas"
     assert list(ds.data_vars) == ["endtime", "p_int", "numflag"]
     assert ds["time"].values.tolist() == [T("2020-01-02T00:00", "ns").astype(int),
@@ -317,7 +311,7 @@ def test_read_tree_table_and_time_range(tmp_path):
 def _real(testdata: Path, name: str) -> xr.Dataset:
     path = testdata / "nasa_ames" / name
     assert get_reader(path).name == "nasa_ames"
-    return quiet(path)
+    return quiet(read_nasa_ames, path)
 
 
 def test_1001_radiosonde(testdata, tmp_path):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time as _time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
-from formats_helpers import assert_round_trip
+from formats_helpers import assert_round_trip, quiet
 
 import crac_tools as crac
 
@@ -33,12 +32,6 @@ def t(text: str) -> np.datetime64:
     return np.datetime64(text, "ns")
 
 
-def quiet_read(path, **kw) -> xr.Dataset:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the real files must read without data warnings
-        return crac.read(path, **kw)
-
-
 def write(tmp_path: Path, name: str, text: str | bytes) -> Path:
     p = tmp_path / name
     p.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
@@ -55,7 +48,7 @@ def test_real_files_are_sniffed_as_table(testdata, name):
 
 
 def test_gml_met_hourly_no_header(testdata):
-    ds = quiet_read(testdata / MET / "met_brw_insitu_1_obop_hour_2020.txt")
+    ds = quiet(crac.read, testdata / MET / "met_brw_insitu_1_obop_hour_2020.txt")
     assert ds.sizes["time"] == 20
     assert ds.time.values[0] == t("2020-01-01T00:00") and ds.time.values[-1] == t("2020-01-01T19:00")
     assert ds.attrs["time_source"] == "Y M D h" and ds.attrs["convention"] == "gml_met"
@@ -74,7 +67,7 @@ def test_gml_met_hourly_no_header(testdata):
 
 
 def test_surfrad_radiation_with_doy_and_qc_pairs(testdata):
-    ds = quiet_read(testdata / MET / "brw21001.dat")
+    ds = quiet(crac.read, testdata / MET / "brw21001.dat")
     assert ds.sizes["time"] == 18
     assert ds.time.values[0] == t("2021-01-01T00:00") and ds.time.values[-1] == t("2021-01-01T00:17")
     assert ds.attrs["time_source"] == "Y J M D h m"  # year, day-of-year checked against month/day
@@ -88,7 +81,7 @@ def test_surfrad_radiation_with_doy_and_qc_pairs(testdata):
 
 
 def test_argonne_tower_day_month_yy_hhmm(testdata):
-    ds = quiet_read(testdata / MET / "anltwr_mar19met.data")
+    ds = quiet(crac.read, testdata / MET / "anltwr_mar19met.data")
     assert ds.sizes["time"] == 50 and ds.attrs["time_source"] == "D M y2 HM"
     assert ds.time.values[0] == t("2019-03-01T00:30")
     assert ds.time.values[-1] == t("2019-03-03T00:00")  # 2400 = end of 2 March
@@ -99,7 +92,7 @@ def test_argonne_tower_day_month_yy_hhmm(testdata):
 
 
 def test_gml_cats_names_after_comment_header(testdata):
-    ds = quiet_read(testdata / MET / "brw_CCl4_Day.dat")
+    ds = quiet(crac.read, testdata / MET / "brw_CCl4_Day.dat")
     assert ds.sizes["time"] == 15
     assert ds.time.values[0] == t("1998-06-16") and ds.time.values[-1] == t("1998-06-30")
     assert list(ds.data_vars) == ["CCl4catsBRWm", "CCl4catsBRWmsd", "CCl4catsBRWn"]
@@ -111,7 +104,7 @@ def test_gml_cats_names_after_comment_header(testdata):
 
 
 def test_gml_ccgg_self_describing_header(testdata):
-    ds = quiet_read(testdata / MET / "co2_brw_surface-insitu_1_ccgg_MonthlyData.txt")
+    ds = quiet(crac.read, testdata / MET / "co2_brw_surface-insitu_1_ccgg_MonthlyData.txt")
     assert ds.sizes["time"] == 13 and ds.attrs["convention"] == "gml_ccgg"
     assert ds.time.values[0] == t("1973-01-01") and ds.time.values[-1] == t("1974-01-01")
     assert ds.attrs["time_source"] == "Y M D h m s"
@@ -129,7 +122,7 @@ def test_gml_ccgg_self_describing_header(testdata):
 
 
 def test_arm_csv_export(testdata):
-    ds = quiet_read(testdata / MET / "sgpmetE13.b1.20210401.000000.csv")
+    ds = quiet(crac.read, testdata / MET / "sgpmetE13.b1.20210401.000000.csv")
     assert ds.sizes["time"] == 3 and ds.attrs["delimiter"] == ","
     assert ds.time.values[-1] == t("2021-04-01T00:02")
     assert ds.time.attrs["original_name"] == "time"
@@ -142,7 +135,7 @@ def test_arm_csv_export(testdata):
 
 @pytest.mark.parametrize("name", REAL)
 def test_round_trip_netcdf_and_zarr(testdata, tmp_path, name):
-    assert_round_trip(quiet_read(testdata / MET / name), tmp_path)
+    assert_round_trip(quiet(crac.read, testdata / MET / name), tmp_path)
 
 
 def test_time_range_and_tree(testdata):
@@ -175,7 +168,7 @@ HOBO = ('"Plot Title: 10234567"\r\n'
 def test_hobo_export(tmp_path):
     p = write(tmp_path, "hobo.csv", b"\xef\xbb\xbf" + HOBO.encode("utf-8"))
     assert get_reader(p).name == "table"
-    ds = quiet_read(p)  # empty cells are the HOBO convention: no warning
+    ds = quiet(crac.read, p)  # empty cells are the HOBO convention: no warning
     assert ds.attrs["convention"] == "hobo" and ds.attrs["plot_title"] == SN
     # GMT-05:00 local times -> UTC
     assert ds.time.values[0] == t("2021-04-15T15:00") and ds.time.values[-1] == t("2021-04-15T17:16:02")
@@ -193,7 +186,7 @@ def test_hobo_export(tmp_path):
 
 def test_hobo_utf16_export(tmp_path):
     p = write(tmp_path, "hobo16.csv", HOBO.encode("utf-16"))  # HOBOware "Unicode" export, with BOM
-    ds = quiet_read(p)
+    ds = quiet(crac.read, p)
     assert ds.time.values[0] == t("2021-04-15T15:00") and ds["Temp"].attrs["units"] == "°C"
 
 
@@ -205,7 +198,7 @@ def test_unix_seconds_by_spec(tmp_path):
 
 
 def test_hobo_round_trip(tmp_path):
-    assert_round_trip(quiet_read(write(tmp_path, "hobo.csv", HOBO)), tmp_path)
+    assert_round_trip(quiet(crac.read, write(tmp_path, "hobo.csv", HOBO)), tmp_path)
 
 
 JOSS = """PROJECT = INDOEX
@@ -228,7 +221,7 @@ REMARKS
 
 
 def test_joss_indoex_style(tmp_path):
-    ds = quiet_read(write(tmp_path, "joss.txt", JOSS))
+    ds = quiet(crac.read, write(tmp_path, "joss.txt", JOSS))
     assert ds.attrs["convention"] == "joss"
     assert ds.attrs["PROJECT"] == "INDOEX" and ds.attrs["DATA_TYPE"] == "Surface Meteorology, 1 minute"
     assert ds.attrs["remarks"].startswith("Data from the ship's") and "END OF HEADER" not in ds.attrs["remarks"]
@@ -246,7 +239,7 @@ def test_prose_header_semicolon_decimal_comma(tmp_path):
             "Datum;Zeit;Temperatur (°C);Feuchte (%);Wind [m/s]\n"
             "01.02.2021;00:00;1,5;80;3,2\n01.02.2021;00:10;1,4;81;3,0\n"
             "01.02.2021;00:20;1,3;81;2,8\n01.02.2021;00:30;1,1;82;2,9\n")
-    ds = quiet_read(write(tmp_path, "prose.csv", text))
+    ds = quiet(crac.read, write(tmp_path, "prose.csv", text))
     assert ds.attrs["delimiter"] == ";" and ds.attrs["time_source"] == "text dmy. + clock"
     assert ds.time.values[0] == t("2021-02-01T00:00") and ds.time.values[-1] == t("2021-02-01T00:30")
     assert list(ds.data_vars) == ["Temperatur", "Feuchte", "Wind"]
@@ -258,7 +251,7 @@ def test_prose_header_semicolon_decimal_comma(tmp_path):
 def test_tab_delimited_date_and_clock(tmp_path):
     p = write(tmp_path, "x.tsv", "date\ttime\ttemp\trh\n2021-06-01\t12:00:00\t21.5\t40\n"
                                  "2021-06-01\t12:01:00\t21.6\t41\n2021-06-01\t12:02:00\t21.4\t39\n")
-    ds = quiet_read(p)
+    ds = quiet(crac.read, p)
     assert ds.attrs["delimiter"] == "tab" and ds.time.values[1] == t("2021-06-01T12:01")
     assert ds["rh"].values.tolist() == [40, 41, 39]
 
@@ -289,7 +282,7 @@ def test_fixed_width_by_spec(tmp_path):
 
 def test_no_names_id_column_year_doy_hhmm(tmp_path):
     text = "101,2024,258,1800,12.5\n101,2024,258,1830,12.6\n101,2024,258,1900,12.4\n101,2024,259,0,12.3\n"
-    ds = quiet_read(write(tmp_path, "cr.dat", text), format="table")  # (sniffing picks cr10x for this one)
+    ds = quiet(crac.read, write(tmp_path, "cr.dat", text), format="table")  # (sniffing picks cr10x for this one)
     assert ds.attrs["time_source"] == "Y J HM"
     assert ds.time.values[0] == t("2024-09-14T18:00") and ds.time.values[-1] == t("2024-09-15T00:00")
     assert ds["col_1"].values.tolist() == [101] * 4 and "col_2" not in ds
@@ -316,7 +309,7 @@ def test_spec_dataclass_names_units_format_offset_missing(tmp_path):
     spec = TableSpec(names=["stamp", "T", "RH", "rain"], units={"T": "degC", "RH": "%"}, long_names=["", "air T"],
                      time_columns=["stamp"], time_format="%d.%m.%Y %H:%M", utc_offset="+01:00",
                      missing={"RH": [-99], "rain": ["NA"]}, header_lines=1)
-    ds = quiet_read(write(tmp_path, "s.dat", SPEC_FILE), spec=spec)
+    ds = quiet(crac.read, write(tmp_path, "s.dat", SPEC_FILE), spec=spec)
     assert ds.time.values[0] == t("2021-03-15T22:50") and ds.time.values[-1] == t("2021-03-15T23:00")
     assert ds.attrs["time_source"] == "format %d.%m.%Y %H:%M"
     assert ds["T"].attrs == {"units": "degC", "long_name": "air T"}
@@ -360,7 +353,7 @@ def test_undeclared_sentinel_is_kept_with_a_warning(tmp_path):
 
 def test_sentence_declared_sentinel_becomes_nan(tmp_path):
     text = "# Missing values are indicated by -9999.\nyear month day temp\n2021 1 1 -3.5\n2021 1 2 -9999\n"
-    ds = quiet_read(write(tmp_path, "a.txt", text))
+    ds = quiet(crac.read, write(tmp_path, "a.txt", text))
     assert np.isnan(ds["temp"].values[1]) and ds["temp"].encoding["_FillValue"] == -9999.0
 
 
@@ -373,7 +366,7 @@ def test_undeclared_text_token_is_a_parse_error(tmp_path):
 
 
 def test_nan_spelling_is_the_float_nan(tmp_path):
-    ds = quiet_read(write(tmp_path, "a.csv", "date,temp\n2021-01-01,1.5\n2021-01-02,nan\n"))
+    ds = quiet(crac.read, write(tmp_path, "a.csv", "date,temp\n2021-01-01,1.5\n2021-01-02,nan\n"))
     assert np.isnan(ds["temp"].values[1])
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import xarray as xr
-from formats_helpers import best_time
+from formats_helpers import best_time, quiet
 
 import crac_tools as crac
 from crac_tools.errors import ParseError, TruncatedRecordWarning, UnknownFormatError
@@ -41,15 +40,9 @@ def write(tmp_path: Path, lines: list[str], name: str = "t.dat", newline: str = 
     return path
 
 
-def read_quiet(path: Path, **kw) -> xr.Dataset:
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # no warning expected
-        return read_toa5(path) if not kw else Toa5Reader().read(path, **kw)
-
-
 def test_generated_basic(tmp_path):
     path = write(tmp_path, HEADER + [row(i) for i in range(3)])
-    ds = read_quiet(path)
+    ds = quiet(read_toa5, path)
     assert ds.sizes["time"] == 3
     assert ds["time"].dtype == np.dtype("datetime64[ns]")
     assert ds["time"].values[-1] == T("2024-01-01T00:00:02")
@@ -69,10 +62,10 @@ def test_crlf_lf_and_bom_give_the_same_dataset(tmp_path):
     lines = HEADER + [row(i) for i in range(4)]
     for sub in "xyz":
         (tmp_path / sub).mkdir()  # same file name in each: source_file attrs agree
-    lf = read_quiet(write(tmp_path / "x", lines))
-    crlf = read_quiet(write(tmp_path / "y", lines, newline="\r\n"))
+    lf = quiet(read_toa5, write(tmp_path / "x", lines))
+    crlf = quiet(read_toa5, write(tmp_path / "y", lines, newline="\r\n"))
     bom_path = write(tmp_path / "z", lines, newline="\r\n", bom=True)
-    bom = read_quiet(bom_path)
+    bom = quiet(read_toa5, bom_path)
     xr.testing.assert_identical(lf, crlf)
     xr.testing.assert_identical(lf, bom)
     assert Toa5Reader().sniff(bom_path.read_bytes()[:100], bom_path)
@@ -81,13 +74,13 @@ def test_crlf_lf_and_bom_give_the_same_dataset(tmp_path):
 
 def test_trailing_empty_lines_ignored(tmp_path):
     path = write(tmp_path, HEADER + [row(0), row(1), "", "", ""], newline="\r\n")
-    assert read_quiet(path).sizes["time"] == 2
+    assert quiet(read_toa5, path).sizes["time"] == 2
 
 
 def test_inf_nan_sentinels(tmp_path):
     lines = HEADER + [row(0, a="INF", b='"NAN"'), row(1, a='"-INF"', b="3"), row(2, a='"INF"', b="NAN"),
                       row(3, a="NaN", b="4")]
-    ds = read_quiet(write(tmp_path, lines))
+    ds = quiet(read_toa5, write(tmp_path, lines))
     a = ds["a"].values
     assert a[0] == np.inf and a[1] == -np.inf and a[2] == np.inf and np.isnan(a[3])
     # an integer column holding NAN becomes float with NaN
@@ -104,7 +97,7 @@ def test_column_kinds_from_quoting(tmp_path):
     lines = [f'"2024-01-01 00:{i // 60:02d}:{i % 60:02d}",{i},"142857","NAN","2024-01-01 00:00:00.{i % 10}",'
              f'"00000000",{i}' for i in range(70)]
     lines[65] = lines[65].rsplit(",", 1)[0] + ",2.25"  # a float after the sampled lines
-    ds = read_quiet(write(tmp_path, header + lines))
+    ds = quiet(read_toa5, write(tmp_path, header + lines))
     assert ds["num_text"].dtype == object and ds["num_text"].values[0] == "142857"
     assert ds["bits"].values[0] == "00000000"
     assert ds["all_nan"].dtype.kind == "f" and np.isnan(ds["all_nan"].values).all()
@@ -118,11 +111,11 @@ def test_column_kinds_from_quoting(tmp_path):
 def test_float32_or_float64(tmp_path):
     lines = HEADER + [row(0, a="0.123456789", b="1.016"), row(1, a="1", b="-39.93"),
                       row(2, a="2", b="4.09545187592563E-312")]
-    ds = read_quiet(write(tmp_path, lines))
+    ds = quiet(read_toa5, write(tmp_path, lines))
     assert ds["a"].dtype == np.float64 and ds["a"].values[0] == 0.123456789
     assert ds["b"].dtype == np.float64  # the denormal needs float64
     lines = HEADER + [row(0, a="1.016", b="9999999"), row(1, a="-39.93", b="0.0000001")]
-    ds = read_quiet(write(tmp_path, lines))
+    ds = quiet(read_toa5, write(tmp_path, lines))
     assert ds["a"].dtype == np.float32 and ds["b"].dtype == np.float32
 
 
@@ -203,7 +196,7 @@ def test_wrong_field_count_after_blank_line(tmp_path):
 
 def test_header_only_file(tmp_path):
     for terminated in (True, False):
-        ds = read_quiet(write(tmp_path, HEADER, terminated=terminated))
+        ds = quiet(read_toa5, write(tmp_path, HEADER, terminated=terminated))
         assert ds.sizes["time"] == 0
         assert set(ds.data_vars) == {"RECORD", "a", "b", "s"}
         assert ds["time"].dtype == np.dtype("datetime64[ns]") and ds["RECORD"].dtype == np.int64
@@ -224,6 +217,14 @@ def test_header_problems(tmp_path):
         read_toa5(write(tmp_path, bad_proc))
 
 
+def test_stray_cr_in_header_line(tmp_path):
+    lines = [HEADER[0], '"TIMESTAMP","RECORD",a\rb', HEADER[2], HEADER[3], row(0)]
+    path = write(tmp_path, lines)
+    with pytest.raises(ParseError, match=r"t\.dat, line 2: unreadable header line") as info:
+        read_toa5(path)
+    assert info.value.path == str(path) and info.value.line == 2
+
+
 def test_table_argument(tmp_path):
     path = write(tmp_path, HEADER + [row(0)])
     assert Toa5Reader().read(path, table="Tab").sizes["time"] == 1
@@ -242,7 +243,7 @@ def test_unknown_format_names_the_file(tmp_path):
 def test_netcdf_names(tmp_path):
     header = list(HEADER)
     header[1] = '"TIMESTAMP","RECORD","temp(1)","a/b","_x"'
-    ds = read_quiet(write(tmp_path, header + [row(0)]))
+    ds = quiet(read_toa5, write(tmp_path, header + [row(0)]))
     assert "temp(1)" in ds and "original_name" not in ds["temp(1)"].attrs
     assert ds["a_b"].attrs["original_name"] == "a/b"
     assert "_x" in ds
@@ -251,7 +252,7 @@ def test_netcdf_names(tmp_path):
 def test_unnamed_column_is_named_by_its_place_in_the_file(tmp_path):
     header = list(HEADER)
     header[1] = '"TIMESTAMP","RECORD","a","","s"'  # the time column counts: the 4th column is column_4
-    ds = read_quiet(write(tmp_path, header + [row(0)]))
+    ds = quiet(read_toa5, write(tmp_path, header + [row(0)]))
     assert list(ds.data_vars) == ["RECORD", "a", "column_4", "s"]
     assert ds["column_4"].attrs["original_name"] == ""
 
@@ -260,7 +261,7 @@ def test_latin1_file(tmp_path):
     header = list(HEADER)
     header[2] = '"TS","RN","m/s","°C",""'
     path = write(tmp_path, header + [row(0, s='"é"')], encoding="latin-1")
-    ds = read_quiet(path)
+    ds = quiet(read_toa5, path)
     assert ds["b"].attrs["units"] == "°C" and ds["s"].values[0] == "é"
 
 
@@ -280,7 +281,7 @@ def test_read_tree_and_time_range(tmp_path):
 
 def test_station_daily(testdata):
     path = testdata / "campbell" / "Station_Daily.dat"
-    ds = read_quiet(path)
+    ds = quiet(read_toa5, path)
     assert ds.sizes["time"] == 57
     assert ds["time"].values[0] == T("2014-04-11T00:00:00")
     assert ds["time"].values[-1] == T("2014-06-06T00:00:00")
@@ -305,7 +306,7 @@ def test_station_daily(testdata):
 
 
 def test_bbs_flux_subsecond_times(testdata):
-    ds = read_quiet(testdata / "campbell" / "TOA5_BBS.FLUX_2023_08_01_1530.dat")
+    ds = quiet(read_toa5, testdata / "campbell" / "TOA5_BBS.FLUX_2023_08_01_1530.dat")
     t = ds["time"].values
     assert t.size == 18000
     assert t[0] == T("2023-08-01T15:00:00.2") and t[-1] == T("2023-08-01T15:30:00.1")
@@ -321,7 +322,7 @@ def test_bbs_flux_subsecond_times(testdata):
 
 
 def test_cardconvert_tob1_pair(testdata):
-    ds = read_quiet(testdata / "campbell" / "TOA5_TOB1_full27_2026_02_19_0946.dat")
+    ds = quiet(read_toa5, testdata / "campbell" / "TOA5_TOB1_full27_2026_02_19_0946.dat")
     t = ds["time"].values
     assert t.size == 61
     assert t[0] == T("2026-02-19T09:46:17.100") and t[1] == T("2026-02-19T09:46:17.105")
@@ -346,7 +347,7 @@ def test_cardconvert_tob1_pair(testdata):
 
 def test_cardconvert_tob3_pair(testdata):
     path = testdata / "campbell" / "TOA5_TOB3_long27_2026_02_19_0946.dat"
-    ds = read_quiet(path)
+    ds = quiet(read_toa5, path)
     t = ds["time"].values
     assert t.size == 79 and t[0] == T("2026-02-19T09:46:17.005") and t[-1] == T("2026-02-19T09:46:17.4")
     assert ds["temp(3)"].dtype == np.float64 and ds["temp(3)"].values[0] == -0.471105068922043
