@@ -154,12 +154,9 @@ def child(cfg: Path, warm: int, netcdf: bool) -> dict:
     warnings.filterwarnings("ignore", message=".*[Cc]onsolidated metadata.*")
     app = create_app(load_project(cfg))
     if netcdf:
-        try:
-            from crac_tools.web import plotdata
-        except ImportError:
-            pass
-        else:
-            plotdata.USE_MIRROR = False
+        from crac_tools.web import plotdata
+
+        plotdata.USE_MIRROR = False
     out: dict = {}
     with TestClient(app) as client:
         page = f"/datasets/{KEY}/plot"

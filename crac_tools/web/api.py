@@ -39,13 +39,9 @@ from .downloads import (
     select_data,
 )
 from .pages import _summary, file_rows, search_datasets
-from .responses import begin, error, private_json
+from .responses import base_url, begin, error, private_json
 from .site import NotFound
 from .zarr_store import has_mirror, zarr_url
-
-
-def _base(site, request: Request) -> str:
-    return (site.config.public_url or str(request.base_url)).rstrip("/")
 
 
 async def download(request: Request) -> Response:
@@ -109,8 +105,8 @@ def dataset(request: Request) -> Response:
                                                                "alt": d.station.location.alt},
                          "attrs": info["attrs"], "variables": info["variables"], "periods": periods,
                          "formats": list(FORMATS),
-                         "zarr": zarr_url(_base(site, request), d) if has_mirror(site, d) else None,
-                         "stac": f"{_base(site, request)}/api/stac/{d.key}"})
+                         "zarr": zarr_url(base_url(site, request), d) if has_mirror(site, d) else None,
+                         "stac": f"{base_url(site, request)}/api/stac/{d.key}"})
 
 
 def product_file(request: Request) -> Response:
@@ -198,7 +194,7 @@ def intake_catalog(request: Request) -> Response:
     from ..catalog import NETCDF_FILE_KWARGS, NETCDF_SET_KWARGS
 
     site, ctx = begin(request)
-    base = _base(site, request)
+    base = base_url(site, request)
     storage = {"headers": {"Authorization": f"Bearer {ctx.token}"}} if ctx.token else None
     readers = []
     for d in site.visible(ctx):

@@ -3,10 +3,11 @@
 Reading
     Only the chosen variables and the chosen time range are read. When the dataset's zarr mirror
     (``ARCHIVE/mirror/<key>.zarr``, a regular time grid with consolidated metadata) exists, holds every chosen
-    variable, is not older than the dataset's ingest state and passes the policy as a file of the dataset
-    (:meth:`~crac_tools.web.site.Site.file` with the dataset's target rooted at ``ARCHIVE/mirror``), the slice
-    of the grid is read from it; otherwise the NetCDF products of the periods overlapping the range are read
-    (:func:`crac_tools.store.read_products`). Callers pass a dataset that already passed the policy.
+    variable and is not older than the dataset's ingest state, the slice of the grid is read from it, every key
+    checked as ``/zarr/`` checks it (:class:`~crac_tools.web.zarr_store.MirrorStore`: no file through a link out
+    of the mirror, no mirror folder that is itself a link); otherwise, or when a read is refused, the NetCDF
+    products of the periods overlapping the range are read (:func:`crac_tools.store.read_products`). Callers pass
+    a dataset that already passed the policy.
 
 Reducing
     A range holding more than ``2 n`` records is reduced to a min/max envelope of at most ``n`` equal time bins
@@ -34,7 +35,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,6 +46,7 @@ from ..store import read_products
 from .datasets import Dataset, numeric_variables, periods_in, utc
 from .responses import begin, error
 from .site import Ctx, NotFound, Site
+from .zarr_store import MirrorStore, mirror_file
 
 log = logging.getLogger(__name__)
 
@@ -96,39 +97,31 @@ def _ms(t: pd.Timestamp) -> float:
 
 
 # -------------------------------------------------------------------------------------------- reading
-def mirror_store(site: Site, ctx: Ctx, d: Dataset, variables: list[str]) -> Path | None:
-    """The dataset's zarr mirror when it may be read for this caller and is current, else None.
+def mirror_store(site: Site, ctx: Ctx, d: Dataset) -> MirrorStore | None:
+    """The dataset's zarr mirror, opened for this caller, when it exists and is current; else None.
 
-    The mirror is asked for like a product file: the policy must allow it as a file of the dataset ``d``
-    (rooted at ``ARCHIVE/mirror``), it must resolve to ``<key>.zarr`` there itself (not to another dataset's
-    mirror), and each variable's folder must resolve inside it. Its consolidated metadata must be at least as
-    new as the dataset's ingest state (the pipeline consolidates after writing every period, so an older
-    mirror is stale or being updated).
+    Every key read from it goes through :func:`~crac_tools.web.zarr_store.mirror_file`, the check of
+    ``/zarr/`` (:class:`~crac_tools.web.zarr_store.MirrorStore`): a key that leads out of the mirror, or a mirror
+    folder that is itself a link, fails the read and the products are read instead. Its consolidated metadata
+    must be at least as new as the dataset's ingest state (the pipeline consolidates after writing every period,
+    so an older mirror is stale or being updated).
     """
     if not USE_MIRROR:
         return None
-    root = site.archive / "mirror"
-    store = root / f"{d.key}.zarr"
+    state = site.archive / "state" / "ingest" / f"{d.key}.json"
     try:
-        site.file(ctx, d.files_target(root), store)
-        if store.resolve(strict=True) != root.resolve(strict=True) / f"{d.key}.zarr":
-            return None
-        inside = d.files_target(store)
-        for v in variables:
-            site.file(ctx, inside, store / v)
-        state = site.archive / "state" / "ingest" / f"{d.key}.json"
-        if (store / "zarr.json").stat().st_mtime_ns < state.stat().st_mtime_ns:
+        if mirror_file(site, ctx, d, "zarr.json").stat().st_mtime_ns < state.stat().st_mtime_ns:
             return None
     except (NotFound, OSError):
         return None
-    return store
+    return MirrorStore(site, ctx, d)
 
 
-def _open_mirror(store: Path, variables: list[str]):
+def _open_mirror(store: MirrorStore, variables: list[str]):
     """The mirror's group, grid origin (ns), step (ns) and length, or None when it lacks a variable."""
     import zarr
 
-    g = zarr.open_group(str(store), mode="r", use_consolidated=True)
+    g = zarr.open_group(store=store, mode="r", use_consolidated=True)
     attrs = g.attrs
     names = set(g.array_keys())
     if not set(variables) <= names or "time" not in names:
@@ -138,7 +131,7 @@ def _open_mirror(store: Path, variables: list[str]):
     return g, int(origin), int(step), int(g["time"].shape[0])
 
 
-def _read_mirror(store: Path, variables: list[str], start: pd.Timestamp,
+def _read_mirror(store: MirrorStore, variables: list[str], start: pd.Timestamp,
                  end: pd.Timestamp) -> tuple[int, int, dict[str, np.ndarray], int] | None:
     """First grid time (ns), grid step (ns), the values of ``[start, end)`` and the records there (slots
     holding one); None when the mirror is not usable."""
@@ -325,7 +318,7 @@ def plot_series(site: Site, ctx: Ctx, d: Dataset, variables: list[str], start: p
     empty.start, empty.end = lo, hi
     if lo >= hi:
         return empty
-    store = mirror_store(site, ctx, d, variables)
+    store = mirror_store(site, ctx, d)
     got = _read_mirror(store, variables, lo, hi) if store is not None else None
     if got is not None:
         t0, step, values, records = got

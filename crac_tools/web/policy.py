@@ -18,7 +18,8 @@ Rules
   one of its roles among ``roles``. It must pass **every** active declaration that applies (a narrower
   declaration can only restrict further).
 * A file path is allowed only when it exists, resolves (symbolic links followed) to a location inside the
-  target's ``root`` folder, and carries no NUL byte.
+  target's ``root`` folder, and carries no NUL byte. The ``root`` folder itself must not be a symbolic link
+  (``mirror/public_met.zarr -> public_embargo_met.zarr`` would make another dataset's folder the root).
 
 Examples
 --------
@@ -67,7 +68,8 @@ class Target:
     keys
         The dataset keys concerned (one for a dataset page; every dataset of a station for a station page).
     root
-        The only folder files of this target may be served from (None: no files).
+        The only folder files of this target may be served from (None: no files); it must not itself be a
+        symbolic link.
     rules
         Every embargo declaration of the server (the applicable ones are chosen here, by exact name).
     """
@@ -124,13 +126,25 @@ def _passes(rule: EmbargoConfig, user: User | None) -> bool:
     return user.name in rule.members or bool(user.roles.intersection(rule.roles))
 
 
+def _real_root(root: Path) -> Path | None:
+    """``root`` resolved, or None when it is missing or itself a symbolic link (the folders above it may be links:
+    they keep its name, so a link can move a dataset's folder but never put another dataset's folder in its place).
+    """
+    try:
+        base = root.resolve(strict=True)
+        above = root.parent.resolve(strict=True)
+    except (OSError, RuntimeError, ValueError):
+        return None
+    return base if base == above / root.name else None
+
+
 def _inside(path: os.PathLike | str, root: Path) -> bool:
     text = os.fspath(path)
-    if "\x00" in text or not os.path.isabs(text):
+    base = _real_root(root)
+    if base is None or "\x00" in text or not os.path.isabs(text):
         return False
     try:
         real = Path(text).resolve(strict=True)
-        base = root.resolve(strict=True)
     except (OSError, RuntimeError):
         return False
     return real == base or real.is_relative_to(base)  # component-wise, after following every link

@@ -25,6 +25,11 @@ def begin(request: Request) -> tuple[Site, Ctx]:
     return site, ctx
 
 
+def base_url(site: Site, request: Request) -> str:
+    """The server's address for absolute links (``serve.public_url``, else the request's), without a final ``/``."""
+    return (site.config.public_url or str(request.base_url)).rstrip("/")
+
+
 def is_api(request: Request) -> bool:
     """Whether the request is for the JSON API."""
     return request.url.path == "/api" or request.url.path.startswith("/api/")

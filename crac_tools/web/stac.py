@@ -33,7 +33,7 @@ from starlette.responses import JSONResponse, Response
 
 from .datasets import Dataset, Period
 from .policy import active_rules
-from .responses import begin
+from .responses import base_url, begin
 from .site import Ctx, NotFound, Site
 from .zarr_store import has_mirror, zarr_url
 
@@ -58,10 +58,6 @@ def iso(t: pd.Timestamp | None) -> str | None:
     t = pd.Timestamp(t)
     t = t.tz_convert("UTC").tz_localize(None) if t.tzinfo else t
     return t.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _base(site: Site, request: Request) -> str:
-    return (site.config.public_url or str(request.base_url)).rstrip("/")
 
 
 def _license(site: Site) -> str:
@@ -187,21 +183,21 @@ def _json(doc: dict, media: str = MEDIA_JSON) -> Response:
 def catalog(request: Request) -> Response:
     """``GET /api/stac``: the root Catalog of what the caller may see."""
     site, ctx = begin(request)
-    return _json(catalog_doc(site, ctx, _base(site, request)))
+    return _json(catalog_doc(site, ctx, base_url(site, request)))
 
 
 def collection(request: Request) -> Response:
     """``GET /api/stac/{key}``: one dataset's Collection (404 when missing or not visible)."""
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
-    return _json(collection_doc(site, ctx, d, _base(site, request)))
+    return _json(collection_doc(site, ctx, d, base_url(site, request)))
 
 
 def items(request: Request) -> Response:
     """``GET /api/stac/{key}/items``: every Item of one dataset as a FeatureCollection."""
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
-    base = _base(site, request)
+    base = base_url(site, request)
     feats = [item_doc(site, d, p, base) for p in d.periods]
     return _json({"type": "FeatureCollection", "features": feats, "numberReturned": len(feats),
                   "links": _links(base, ("root", "/api/stac", MEDIA_JSON),
@@ -217,4 +213,4 @@ def item(request: Request) -> Response:
     match = [p for p in d.periods if item_id(p) == wanted]  # exact id of one of the dataset's own files
     if len(match) != 1:
         raise NotFound
-    return _json(item_doc(site, d, match[0], _base(site, request)), MEDIA_GEOJSON)
+    return _json(item_doc(site, d, match[0], base_url(site, request)), MEDIA_GEOJSON)

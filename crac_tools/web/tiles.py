@@ -58,17 +58,6 @@ def mercator(lat: float, lon: float, z: int) -> tuple[float, float]:
     return x, y
 
 
-def tile_root(site: Site) -> Path | None:
-    """The configured tile folder (None when ``serve.tiles`` is not set).
-
-    Examples
-    --------
-    >>> tile_root(site)  # doctest: +SKIP
-    PosixPath('/srv/campaign/tiles')
-    """
-    return site.config.tiles
-
-
 def _target(root: Path | None) -> Target:
     return dataclasses.replace(SITE, root=root)
 
@@ -92,7 +81,7 @@ def parse_tile(z: str, x: str, y: str) -> tuple[int, int, int] | None:
 def tile(request: Request) -> Response:
     """``GET /tiles/{z}/{x}/{y}.png``: one map tile of the local tile folder (404 when none is configured)."""
     site, ctx = begin(request)
-    root = tile_root(site)
+    root = site.config.tiles
     zxy = parse_tile(request.path_params["z"], request.path_params["x"], request.path_params["y"])
     if zxy is None:
         site.site_page(ctx)
@@ -128,7 +117,7 @@ def tile_map(site: Site, stations: list) -> dict[str, Any] | None:
     >>> tile_map(site, site.visible_stations(ctx))["z"]  # doctest: +SKIP
     7
     """
-    root = tile_root(site)
+    root = site.config.tiles
     if root is None or not stations:
         return None
     zooms = _zooms(root)

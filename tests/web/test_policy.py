@@ -108,3 +108,9 @@ def test_paths_stay_under_the_root(tmp_path):
                 root / "..%2fpublic_embargo" / "b.nc"]:
         assert not allowed(t, bad, None, now), bad
     assert not allowed(tgt("public", ("public",), root=None), root / "a.nc", None, now)
+    # a root that is itself a link puts another folder in its place; links above the root keep its name
+    (tmp_path / "products" / "swapped").symlink_to(sib)
+    assert not allowed(tgt("public", ("public",), root=tmp_path / "products" / "swapped"),
+                       tmp_path / "products" / "swapped" / "b.nc", None, now)
+    (tmp_path / "moved").symlink_to(tmp_path / "products")
+    assert allowed(tgt("public", ("public",), root=tmp_path / "moved" / "public"), root / "a.nc", None, now)

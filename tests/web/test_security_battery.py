@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 from urllib.parse import quote
 
 import pytest
 import web_helpers as wh
 from starlette.testclient import TestClient
-from web_helpers import login
+from web_helpers import comparable, login
 
 CANARY_SHIP = wh.CANARY_SHIP
 RANGE = "start=2024-03-10T06:00&end=2024-03-10T06:10"
@@ -160,11 +161,6 @@ def _missing_twin(url: str, owner: str) -> str:
     return twin
 
 
-def _comparable(r):
-    skip = {"date", "content-length", "server"}
-    return r.status_code, r.content, sorted((k, v) for k, v in r.headers.items() if k not in skip)
-
-
 @pytest.mark.parametrize("dummy", [0])
 def test_security_battery(app, web_project, clock, dummy, record_property):
     def new():
@@ -213,7 +209,7 @@ def test_security_battery(app, web_project, clock, dummy, record_property):
             if owner in ("pe", "ship") and owner not in entitled[who]:
                 twin = c.request(method, _missing_twin(url, owner), headers=headers)
                 n += 1
-                if _comparable(r) != _comparable(twin):
+                if comparable(r) != comparable(twin):
                     failures.append(f"ORACLE {who} {method} {url}: {r.status_code} vs missing {twin.status_code}")
             entitled_here = ok and (owner is None or owner in entitled[who])
             if entitled_here and who in ("alice", "dave"):
@@ -237,3 +233,77 @@ def test_security_battery(app, web_project, clock, dummy, record_property):
     assert n >= 500
     assert not failures, "\n".join(failures[:40])
     assert leaks == 0 and authorised_ok == authorised and authorised > 0
+
+
+# -- symbolic links that swap a public folder or file for an embargoed one ----------------------------------------
+PLOT = f"plotdata?variables=AirTC_Avg&{RANGE}&n=4"
+ZARR_KEYS = ("zarr.json", "AirTC_Avg/zarr.json", "AirTC_Avg/c/0")
+
+
+def _clients(app):
+    anon, alice = TestClient(app), TestClient(app)
+    login(alice, "alice")
+    return anon, alice
+
+
+def _public_plot(anon, project) -> dict:
+    """The anonymous plot data of ``public_met`` read from its own (current) mirror, before any link is planted."""
+    wh.use_mirror(project)
+    j = anon.get(f"/datasets/public_met/{PLOT}").json()
+    assert j["source"] == "mirror"
+    return j
+
+
+def _looks_missing(client, key: str) -> None:
+    r, missing = client.get(f"/zarr/public_met.zarr/{key}"), client.get(f"/zarr/nosuch_met.zarr/{key}")
+    assert r.status_code == 404 and comparable(r) == comparable(missing), key
+
+
+def test_a_mirror_folder_linked_to_an_embargoed_mirror_is_never_read(app, web_project):
+    anon, alice = _clients(app)
+    public = _public_plot(anon, web_project)
+    assert alice.get(f"/datasets/public_embargo_met/{PLOT}").json()["y"] != public["y"]
+    assert all(anon.get(f"/zarr/public_met.zarr/{k}").status_code == 200 for k in ZARR_KEYS)
+    mirror = web_project.archive / "mirror"
+    shutil.rmtree(mirror / "public_met.zarr")
+    (mirror / "public_met.zarr").symlink_to("public_embargo_met.zarr")
+    wh.use_mirror(web_project)  # through the link: the embargoed mirror is current for public_met's state
+    for c in (anon, alice):
+        for k in ZARR_KEYS:
+            _looks_missing(c, k)
+        j = c.get(f"/datasets/public_met/{PLOT}").json()
+        assert j["source"] == "netcdf" and j["y"] == public["y"]
+    assert alice.get("/zarr/public_embargo_met.zarr/zarr.json").status_code == 200  # the real folder still is
+
+
+def test_a_chunk_linked_to_an_embargoed_chunk_is_never_read(app, web_project):
+    anon, alice = _clients(app)
+    public = _public_plot(anon, web_project)
+    mirror = web_project.archive / "mirror"
+    chunk, secret = (mirror / k / "AirTC_Avg" / "c" / "0" for k in ("public_met.zarr", "public_embargo_met.zarr"))
+    chunk.unlink()
+    chunk.symlink_to(secret)
+    for c in (anon, alice):
+        _looks_missing(c, "AirTC_Avg/c/0")
+        assert c.get("/zarr/public_met.zarr/zarr.json").status_code == 200
+        assert c.get("/zarr/public_met.zarr/RH/c/0").status_code == 200
+        j = c.get(f"/datasets/public_met/{PLOT}").json()
+        assert j["source"] == "netcdf" and j["y"] == public["y"]
+
+
+@pytest.mark.parametrize("kind", ["quicklook", "products"])
+def test_quicklook_and_product_folders_linked_to_embargoed_ones_serve_nothing(app, web_project, kind):
+    anon, alice = _clients(app)
+    folder = web_project.archive / kind
+    name = f"2024/public_met_{DAY1}.nc" if kind == "products" else f"public_met_{DAY1}.png"
+    url = (f"/api/datasets/public_met/files/public_met_{DAY1}.nc" if kind == "products"
+           else f"/datasets/public_met/quicklook/public_met_{DAY1}.png")
+    assert anon.get(url).status_code == 200
+    embargoed = folder / "public_embargo_met" / name.replace("public_met", "public_embargo_met")
+    assert wh.CANARY_DATA.encode() in embargoed.read_bytes()
+    shutil.copyfile(embargoed, folder / "public_embargo_met" / name)  # embargoed bytes under the public name
+    shutil.rmtree(folder / "public_met")
+    (folder / "public_met").symlink_to("public_embargo_met")
+    for c in (anon, alice):
+        r = c.get(url)
+        assert r.status_code == 404 and wh.CANARY_DATA.encode() not in r.content

@@ -12,7 +12,7 @@ import pytest
 import web_helpers as wh
 import xarray as xr
 from starlette.testclient import TestClient
-from web_helpers import login
+from web_helpers import comparable, login
 
 from crac_tools.errors import ConfigError
 
@@ -22,11 +22,6 @@ DAY1 = "20240310T000000_v1"
 def _token(app, user: str = "alice") -> str:
     site = app.state.site
     return site.auth.new_token(user, "test", site.clock())
-
-
-def _comparable(r):
-    skip = {"date", "content-length", "server"}
-    return r.status_code, r.content, sorted((k, v) for k, v in r.headers.items() if k not in skip)
 
 
 # -- zarr ------------------------------------------------------------------------------------------------
@@ -65,7 +60,7 @@ def test_zarr_keys_are_strict_and_embargoed_keys_look_missing(app, web_project, 
     for path in ("zarr.json", "AirTC_Avg/zarr.json", "AirTC_Avg/c/0"):
         emb = anon.get(f"/zarr/public_embargo_met.zarr/{path}")
         missing = anon.get(f"/zarr/nosuch_met.zarr/{path}")
-        assert emb.status_code == 404 and _comparable(emb) == _comparable(missing)
+        assert emb.status_code == 404 and comparable(emb) == comparable(missing)
         assert "etag" not in emb.headers and wh.CANARY_DATA.encode() not in emb.content
         assert alice.get(f"/zarr/public_embargo_met.zarr/{path}").status_code == 200
     assert wh.CANARY_DATA in alice.get("/zarr/public_embargo_met.zarr/zarr.json").text
@@ -132,7 +127,7 @@ def test_stac_catalog_per_caller(app, clock):
     for url in ("/api/stac/public_embargo_met", "/api/stac/public_embargo_met/items",
                 f"/api/stac/public_embargo_met/items/public_embargo_met_{DAY1}"):
         emb, missing = anon.get(url), anon.get(url.replace("public_embargo_met", "nosuch_met"))
-        assert emb.status_code == 404 and _comparable(emb) == _comparable(missing)
+        assert emb.status_code == 404 and comparable(emb) == comparable(missing)
         assert auth.get(url).status_code == 200
     clock.t = wh.RELEASE
     assert "public_embargo_met" in anon.get("/api/stac").text

@@ -9,6 +9,7 @@ Stations (1-minute weather, two days each):
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,19 @@ class Clock:
 
     def __call__(self):
         return self.t
+
+
+def use_mirror(project, key: str = "public_met") -> None:
+    """Mark the copied mirror as current (the fixture rewrites the ingest state after copying it)."""
+    meta = project.archive / "mirror" / f"{key}.zarr" / "zarr.json"
+    later = (project.archive / "state" / "ingest" / f"{key}.json").stat().st_mtime_ns + 10**9
+    os.utime(meta, ns=(later, later))
+
+
+def comparable(r) -> tuple:
+    """Status, body and headers of a response, without those that differ between two identical answers."""
+    skip = {"date", "content-length", "server"}
+    return r.status_code, r.content, sorted((k, v) for k, v in r.headers.items() if k not in skip)
 
 
 def login(client, user: str, password: str | None = None):
