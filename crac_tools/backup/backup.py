@@ -41,7 +41,7 @@ from pydantic import ValidationError
 
 from ..config import ProjectConfig, _format_validation, _load_yaml
 from ..errors import ConfigError
-from ..fsutil import TMP_PREFIX, atomic_write_json, read_json
+from ..fsutil import atomic_write_json, read_json
 from .errors import BackupError, SourceChanged
 from .manifest import (
     FILES,
@@ -52,9 +52,12 @@ from .manifest import (
     Snapshot,
     SourceFile,
     encode_manifest,
+    history_keys,
+    is_temp_key,
     load_manifest,
     object_key,
     scan_project,
+    split_object_key,
     unit_of,
 )
 from .settings import BackupConfig, BackupTarget, duration_seconds
@@ -190,12 +193,10 @@ def _send(target: Target, f: SourceFile, key: str | None) -> tuple[str, str, int
 def _on_target(listing: dict[str, int]) -> dict[str, set[int]]:
     """Sizes of the objects a target holds for each project path (any version, committed or not)."""
     out: dict[str, set[int]] = {}
-    prefix = FILES + "/"
     for key, size in listing.items():
-        if key.startswith(prefix) and TMP_PREFIX not in key:
-            path, sep, _short = key[len(prefix):].rpartition("~")
-            if sep:
-                out.setdefault(path, set()).add(size)
+        parts = split_object_key(key)
+        if parts is not None:
+            out.setdefault(parts[0], set()).add(size)
     return out
 
 
@@ -234,7 +235,7 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
     removed_temps = target.remove_temps(listing)
     if removed_temps:
         res.notes.append(f"removed {removed_temps} temporary object(s) of an interrupted backup")
-        listing = {k: v for k, v in listing.items() if not os.path.basename(k).startswith(TMP_PREFIX)}
+        listing = {k: v for k, v in listing.items() if not is_temp_key(k)}
     old, problems = load_manifest(target, listing)
     res.notes.extend(f"target: {p}" for p in problems)
     if old is None:
@@ -332,9 +333,7 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
             if key not in keepers:
                 target.delete(key)
                 res.deleted += 1
-    history = sorted((k for k in listing if k.startswith(HISTORY + "/") and
-                      not os.path.basename(k).startswith(TMP_PREFIX)), reverse=True)
-    for key in history[KEEP_HISTORY - 1:]:
+    for key in history_keys(listing)[KEEP_HISTORY - 1:]:
         target.delete(key)
     res.seconds = time.perf_counter() - t0
     return res
@@ -348,18 +347,18 @@ def _orphans(target: Target, listing: dict[str, int], committed: dict, skip: set
     only copy: they are adopted as older versions (subject to retention) rather than deleted.
     """
     out: dict[str, list[dict]] = {}
-    prefix = FILES + "/"
     for key, size in listing.items():
-        if not key.startswith(prefix) or key in committed or key in skip or TMP_PREFIX in key:
+        if not key.startswith(FILES + "/") or key in committed or key in skip or is_temp_key(key):
             continue
-        path, sep, short = key[len(prefix):].rpartition("~")
+        parts = split_object_key(key)
         try:
             digest, n = target.sha256(key)
         except OSError:
             continue
-        if not sep or not path or digest[:16] != short or n != size:
+        if parts is None or digest[:16] != parts[1] or n != size:
             out.setdefault("", []).append(key)
             continue
+        path = parts[0]
         out.setdefault(path, []).append({"sha256": digest, "size": n, "mtime": None, "replaced": created,
                                          "uncommitted": True})
     return out

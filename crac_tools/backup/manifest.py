@@ -28,6 +28,7 @@ import fnmatch
 import hashlib
 import json
 import os
+import posixpath
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,6 +59,37 @@ def object_key(path: str, sha256: str) -> str:
     'files/crac.yaml~ffffffffffffffff'
     """
     return f"{FILES}/{path}~{sha256[:16]}"
+
+
+def is_temp_key(key: str) -> bool:
+    """Whether ``key`` names a temporary object (an interrupted copy's ``.crac-tmp-*`` file).
+
+    Examples
+    --------
+    >>> is_temp_key("files/a/.crac-tmp-b~0.1234"), is_temp_key("files/a/b~0123")
+    (True, False)
+    """
+    return posixpath.basename(key).startswith(TMP_PREFIX)
+
+
+def split_object_key(key: str) -> tuple[str, str] | None:
+    """``(project path, short hash)`` of a version object ``files/<path>~<sha16>``; None for any other key
+    (manifests, temporary objects, malformed names).
+
+    Examples
+    --------
+    >>> split_object_key(object_key("archive/x.nc", "ab" * 32)), split_object_key("MANIFEST.json")
+    (('archive/x.nc', 'abababababababab'), None)
+    """
+    if not key.startswith(FILES + "/") or is_temp_key(key):
+        return None
+    path, sep, short = key[len(FILES) + 1:].rpartition("~")
+    return (path, short) if sep and path else None
+
+
+def history_keys(listing) -> list[str]:
+    """The manifest copies under ``manifests/`` in a listing, newest first (temporary objects left out)."""
+    return sorted((k for k in listing if k.startswith(HISTORY + "/") and not is_temp_key(k)), reverse=True)
 
 
 def unit_of(path: str) -> str:
@@ -159,8 +191,7 @@ def load_manifest(target, listing: dict[str, int] | None = None) -> tuple[Manife
             problems.append(f"{MANIFEST}: missing")
         except ManifestError as exc:
             problems.append(str(exc))
-    history = sorted((k for k in listing if k.startswith(HISTORY + "/") and not
-                      os.path.basename(k).startswith(TMP_PREFIX)), reverse=True)
+    history = history_keys(listing)
     if MANIFEST not in listing and (history or any(k.startswith(FILES + "/") for k in listing)):
         problems.append(f"{MANIFEST}: missing")
     for key in history:

@@ -42,6 +42,7 @@ from urllib.parse import unquote, urlparse
 from ..fsutil import FILE_MODE, TMP_PREFIX, atomic_write_bytes, block_buffer, fsync_dir
 from ..fsutil import sha256_and_size as hash_local
 from .errors import BackupError, SourceChanged
+from .manifest import is_temp_key
 
 _CHUNK = 1 << 22
 #: Deadline (seconds) for connecting and for each network read/write that stalls.
@@ -158,10 +159,6 @@ class Target:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
-
-
-def _is_temp(key: str) -> bool:
-    return posixpath.basename(key).startswith(TMP_PREFIX)
 
 
 # ------------------------------------------------------------------------------------------- local
@@ -421,7 +418,7 @@ class LocalTarget(Target):
         """Delete ``.crac-tmp-*`` leftovers under the root (found in ``listing`` when given)."""
         n = 0
         for key in list(self.list() if listing is None else listing):
-            if _is_temp(key):
+            if is_temp_key(key):
                 self.delete(key)
                 n += 1
         return n
@@ -794,7 +791,7 @@ class SFTPTarget(Target):
         """Delete ``.crac-tmp-*`` leftovers under the root (found in ``listing`` when given)."""
         n = 0
         for key in list(self.list() if listing is None else listing):
-            if _is_temp(key):
+            if is_temp_key(key):
                 self.delete(key)
                 n += 1
         return n

@@ -15,15 +15,13 @@ Examples
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
-from ..fsutil import TMP_PREFIX
 from .backup import _bar, _human
-from .manifest import FILES, HISTORY, MANIFEST, load_manifest
+from .manifest import FILES, HISTORY, MANIFEST, is_temp_key, load_manifest
 from .targets import Target, open_target
 
 
@@ -118,9 +116,9 @@ def verify(target: Target, sample: float = 1.0, seed: int | None = None, progres
     for key in sorted(listing):
         if key in expected or key == MANIFEST:
             continue
-        if key.startswith(HISTORY + "/") and not os.path.basename(key).startswith(TMP_PREFIX):
+        if key.startswith(HISTORY + "/") and not is_temp_key(key):
             continue
-        what = "temporary object of an interrupted backup" if TMP_PREFIX in key else "not in the manifest"
+        what = "temporary object of an interrupted backup" if is_temp_key(key) else "not in the manifest"
         name = key[len(FILES) + 1:] if key.startswith(FILES + "/") else key
         rep.problems.append(Problem("extra", name, what))
     if 0 < sample < 1 and to_read:
