@@ -14,6 +14,7 @@ True
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,8 @@ import numpy as np
 import xarray as xr
 
 from ..errors import ParseError, UnknownFormatError
+
+log = logging.getLogger(__name__)
 
 #: How many leading bytes are handed to ``sniff``.
 SNIFF_BYTES = 4096
@@ -130,8 +133,11 @@ def get_reader(path: str | os.PathLike, format: str | None = None) -> Reader:
     if not head:
         raise UnknownFormatError(path, list(_REGISTRY), "the file is empty")
     for reader in _sniff_order():
-        if reader.sniff(head, path):
-            return reader
+        try:
+            if reader.sniff(head, path):
+                return reader
+        except Exception as exc:  # noqa: BLE001 - a sniff that fails means "not this format", for any reader
+            log.debug("%s: the %s reader's sniff failed (%s); trying the others", path, reader.name, exc)
     raise UnknownFormatError(path, list(_REGISTRY))
 
 

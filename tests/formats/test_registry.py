@@ -10,6 +10,7 @@ import crac_tools as crac
 import crac_tools.formats as formats_pkg
 from crac_tools.errors import UnknownFormatError
 from crac_tools.formats import registry
+from crac_tools.formats.table import TableReader
 from crac_tools.formats.toa5 import Toa5Reader
 
 TOA5 = (
@@ -24,6 +25,22 @@ def test_formats_lists_toa5_first():
     assert names[0] == "toa5"
     assert formats_pkg.formats() == names
 
+
+
+def test_a_sniff_that_raises_means_not_this_format(tmp_path, monkeypatch):
+    """One reader's broken sniff (a plug-in, or a format without its own guard) never stops detection."""
+    f = tmp_path / "hourly.dat"
+    f.write_text(TOA5)
+
+    def broken(self, head, path):
+        raise UnicodeDecodeError("utf-8", head, 0, 1, "not text")
+    monkeypatch.setattr(Toa5Reader, "sniff", broken)
+    with pytest.raises(UnknownFormatError, match="hourly.dat"):  # no reader left that knows TOA5
+        registry.get_reader(f)
+    table = tmp_path / "daily.txt"  # sniffed by the table reader, which comes after the broken TOA5 one
+    table.write_text("year month day temp\n2021 1 1 -3.5\n2021 1 2 -4.0\n")
+    assert isinstance(registry._sniff_order()[0], Toa5Reader)
+    assert isinstance(registry.get_reader(table), TableReader)
 
 def test_package_reexports():
     for name in ("formats", "read", "read_tree", "get_reader", "register"):
