@@ -52,7 +52,7 @@ async def download(request: Request) -> Response:
         sel = parse_selection(request.query_params)
     except BadRequest as exc:
         return error(request, exc.status, str(exc))
-    info = site.registry.attrs(d)
+    info = site.attrs(ctx, d)
     available = numeric_variables(info)
     unknown = [v for v in sel.variables if v not in available]
     if unknown:
@@ -65,9 +65,10 @@ async def download(request: Request) -> Response:
     except TooLarge as exc:
         site.audit.write("download-refused", ctx.now, reason="too large", **audit)
         return error(request, 413, str(exc))
+    periods = site.products(ctx, d, sel.start, sel.end)
     try:
-        data = await run_in_threadpool(select_data, d, sel, variables)
-        prov = provenance_lines(d, sel, who, ctx.now, str(request.url.replace(query="")))
+        data = await run_in_threadpool(select_data, d, periods, sel, variables)
+        prov = provenance_lines(d, periods, sel, who, ctx.now, str(request.url.replace(query="")))
         body, name = await run_in_threadpool(render, d, sel, data, prov)
     except BadRequest as exc:
         return error(request, exc.status, str(exc))
@@ -96,7 +97,7 @@ def datasets(request: Request) -> Response:
 def dataset(request: Request) -> Response:
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
-    info = site.registry.attrs(d)
+    info = site.attrs(ctx, d)
     periods = [{"start": p.start.isoformat(), "end": p.end.isoformat(), "file": p.path.name, "records": p.records,
                 "completeness": p.completeness, "gaps": p.gaps, "version": p.version} for p in d.periods]
     return private_json({**_summary(site, d, ctx), "station": {"id": d.station.id, "name": d.station.name,
@@ -113,14 +114,12 @@ def product_file(request: Request) -> Response:
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
     name = request.path_params["name"]
-    match = [p.path for p in d.periods if p.path.name == name]  # exact name of one of the dataset's files
+    match = [p.path for p in site.products(ctx, d) if p.path.name == name]  # exact name of a readable file
     if len(match) != 1:
         raise NotFound
-    folder = site.archive / "products" / d.key
-    path = site.file(ctx, d.files_target(folder), match[0])
     site.audit.write("download", ctx.now, user=ctx.user.name if ctx.user else None, dataset=d.key, file=name,
                      format="product")
-    return FileResponse(path, media_type="application/x-netcdf")
+    return FileResponse(match[0], media_type="application/x-netcdf")
 
 
 def stations(request: Request) -> Response:

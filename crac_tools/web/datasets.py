@@ -2,7 +2,9 @@
 
 A :class:`Dataset` is one NetCDF product set of the project's catalog (``<station>_<product>``), with its
 periods from the ingest state (``ARCHIVE/state/ingest/<key>.json``: product file, records, completeness, gaps,
-version). Product files are looked up under ``ARCHIVE/products/<key>/`` only, by exact key.
+version). Product files are looked up under ``ARCHIVE/products/<key>/`` only, by exact key, and a product file
+is opened only when :func:`readable_periods` passes it: the ingest state names paths, and a path that resolves
+outside that folder (a link to another dataset's product) is left out as if its period had no file.
 
 Examples
 --------
@@ -16,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,8 @@ import xarray as xr
 from ..catalog_project import catalog_entries
 from ..config import Project, StationConfig
 from ..fsutil import read_json
-from .policy import Target
+from . import policy
+from .policy import Target, User
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class Dataset:
     metadata: dict
     periods: tuple[Period, ...]
     target: Target
+    products: Path
 
     @property
     def title(self) -> str:
@@ -133,7 +137,8 @@ class Registry:
                                       v.get("completeness"), int(v.get("gaps", 0) or 0), int(v.get("version", 1))))
             periods.sort(key=lambda p: p.start)
             target = Target(project=name, station=st.id, keys=(st.key,), root=None, rules=rules)
-            out[st.key] = Dataset(st.key, st, entry.description, dict(entry.metadata), tuple(periods), target)
+            out[st.key] = Dataset(st.key, st, entry.description, dict(entry.metadata), tuple(periods), target,
+                                  self.archive / "products" / st.key)
         return out
 
     def datasets(self) -> dict[str, Dataset]:
@@ -151,11 +156,14 @@ class Registry:
         return Target(project=self.project.config.project.name, station=st.id, keys=keys,
                       root=self.archive / "reports" / st.id, rules=tuple(self._rules()))
 
-    def attrs(self, ds: Dataset) -> dict[str, Any]:
-        """Global attributes and variable summaries of the dataset's newest product (cached per file)."""
-        if not ds.periods:
+    def attrs(self, periods: Sequence[Period]) -> dict[str, Any]:
+        """Global attributes and variable summaries of the newest of ``periods`` (cached per file).
+
+        ``periods`` are a dataset's periods that passed :func:`readable_periods`.
+        """
+        if not periods:
             return {"attrs": {}, "variables": {}}
-        path = ds.periods[-1].path
+        path = max(periods, key=lambda p: p.start).path
         try:
             key = (str(path), path.stat().st_mtime_ns)
         except OSError:
@@ -186,6 +194,34 @@ def numeric_variables(info: dict) -> list[str]:
     return sorted(names, key=lambda n: (n == "RECORD", names.index(n)))
 
 
+def readable_periods(ds: Dataset, user: User | None, now: dt.datetime,
+                     periods: Iterable[Period] | None = None) -> list[Period]:
+    """The periods (default: every period of ``ds``) whose product file ``user`` may read at ``now``.
+
+    The check of ``/api/datasets/{key}/files/``: :func:`~crac_tools.web.policy.allowed` with the dataset's
+    ``products/<key>`` folder as the root, so a product path that does not resolve inside that folder (a link to
+    another dataset's product, a folder that is itself a link) is left out, as if its period had no file. Every
+    product file the app opens comes from here.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    user
+        The caller (None: anonymous).
+    now
+        The current instant (timezone-aware).
+    periods
+        Some periods of ``ds`` (e.g. :func:`periods_in`); None: all of them.
+
+    Returns
+    -------
+    list of Period
+    """
+    target = ds.files_target(ds.products)
+    return [p for p in (ds.periods if periods is None else periods) if policy.allowed(target, p.path, user, now)]
+
+
 def periods_in(ds: Dataset, start: pd.Timestamp | None, end: pd.Timestamp | None) -> list[Period]:
     """The periods overlapping ``[start, end)``."""
     return [p for p in ds.periods if (start is None or p.end > start) and (end is None or p.start < end)]
@@ -201,16 +237,16 @@ def estimate_records(ds: Dataset, start: pd.Timestamp | None, end: pd.Timestamp 
     return int(np.ceil(total))
 
 
-def load(ds: Dataset, start: pd.Timestamp | None, end: pd.Timestamp | None,
+def load(periods: Sequence[Period], start: pd.Timestamp | None, end: pd.Timestamp | None,
          variables: Sequence[str] | None) -> xr.Dataset:
-    """The dataset's data in ``[start, end)`` (selected variables plus coordinates), one loaded Dataset.
+    """The data of ``periods`` in ``[start, end)`` (selected variables plus coordinates), one loaded Dataset.
 
-    The global attributes are the first file's, with ``period_start``/``period_end`` replaced by the
-    selection's bounds.
+    ``periods`` are a dataset's periods that passed :func:`readable_periods`, in time order. The global
+    attributes are the first file's.
     """
     parts = []
     attrs: dict = {}
-    for p in periods_in(ds, start, end):
+    for p in periods:
         with xr.open_dataset(p.path, engine="h5netcdf") as x:
             if not attrs:
                 attrs = dict(x.attrs)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +34,7 @@ from ..export.ascii_rules import MAX_LINE, to_ascii, wrap_text
 from ..export.csv import csv_text
 from ..export.icartt import write_icartt
 from ..export.nasa_ames import write_nasa_ames
-from .datasets import Dataset, estimate_records, load, utc
+from .datasets import Dataset, Period, estimate_records, load, utc
 
 #: Delivery formats: name -> (media type, estimated bytes per value).
 FORMATS = {"csv": ("text/csv", 10), "icartt": ("text/plain", 10), "nasa_ames": ("text/plain", 10),
@@ -156,10 +156,11 @@ def _position_vars(x: xr.Dataset) -> tuple[str | None, str | None]:
     return lat, lon
 
 
-def select_data(ds: Dataset, sel: Selection, variables: list[str]) -> xr.Dataset:
-    """Load the selected records (time range, variables, lat/lon box)."""
+def select_data(ds: Dataset, periods: Sequence[Period], sel: Selection, variables: list[str]) -> xr.Dataset:
+    """Load the selected records (time range, variables, lat/lon box) from ``periods``, the dataset's periods in
+    the range whose product file the caller may read (:meth:`~crac_tools.web.site.Site.products`)."""
     want = list(variables)
-    data = load(ds, sel.start, sel.end, None if sel.box else want)
+    data = load(periods, sel.start, sel.end, None if sel.box else want)
     if "time" not in data.dims or data.sizes["time"] == 0:
         raise BadRequest("no records in the selection", 422)
     if sel.box:
@@ -181,10 +182,10 @@ def select_data(ds: Dataset, sel: Selection, variables: list[str]) -> xr.Dataset
     return data
 
 
-def provenance_lines(ds: Dataset, sel: Selection, user: str | None, now: dt.datetime, url: str) -> list[tuple]:
-    """``(key, value)`` pairs describing this download."""
-    files = sorted({p.path.name for p in ds.periods if (sel.start is None or p.end > sel.start)
-                    and (sel.end is None or p.start < sel.end)})
+def provenance_lines(ds: Dataset, periods: Sequence[Period], sel: Selection, user: str | None, now: dt.datetime,
+                     url: str) -> list[tuple]:
+    """``(key, value)`` pairs describing this download (``periods``: those read, as for :func:`select_data`)."""
+    files = sorted({p.path.name for p in periods})
     return [("download_dataset", ds.key), ("download_selection", sel.describe()),
             ("download_versions", ",".join(str(v) for v in ds.versions)),
             ("download_files", " ".join(files)), ("download_by", user or "anonymous"),

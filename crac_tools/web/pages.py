@@ -64,8 +64,8 @@ def index(request: Request) -> Response:
                   stations=stations, points=_map_points(stations), tilemap=tile_map(site, stations))
 
 
-def _matches(site: Site, d: Dataset, q: str) -> bool:
-    info = site.registry.attrs(d)
+def _matches(site: Site, ctx: Ctx, d: Dataset, q: str) -> bool:
+    info = site.attrs(ctx, d)
     hay = " ".join([d.key, d.title, d.description, str(d.metadata), str(info.get("attrs", {})),
                     " ".join(info.get("variables", {}))]).lower()
     return all(w in hay for w in q.lower().split())
@@ -74,7 +74,7 @@ def _matches(site: Site, d: Dataset, q: str) -> bool:
 def search_datasets(site: Site, ctx: Ctx, q: str) -> list[Dataset]:
     """Visible datasets whose names or metadata contain every word of ``q``."""
     q = q.strip()[:200]
-    return [d for d in site.visible(ctx) if q and _matches(site, d, q)]
+    return [d for d in site.visible(ctx) if q and _matches(site, ctx, d, q)]
 
 
 def search(request: Request) -> Response:
@@ -96,7 +96,7 @@ def _readable_attrs(attrs: dict) -> list[tuple[str, str]]:
 def dataset_page(request: Request) -> Response:
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
-    info = site.registry.attrs(d)
+    info = site.attrs(ctx, d)
     qdir = site.archive / "quicklook" / d.key
     looks = []
     for p in d.periods:
@@ -134,7 +134,7 @@ async def plot_page(request: Request) -> Response:
     """The interactive plot: chosen variables over a chosen range, read and reduced by :mod:`.plotdata`."""
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
-    info = site.registry.attrs(d)
+    info = site.attrs(ctx, d)
     numeric, chosen = plotdata.chosen_variables(request, info)
     try:
         start = utc(request.query_params.get("start"), "start")

@@ -6,8 +6,9 @@ Reading
     variable and is not older than the dataset's ingest state, the slice of the grid is read from it, every key
     checked as ``/zarr/`` checks it (:class:`~crac_tools.web.zarr_store.MirrorStore`: no file through a link out
     of the mirror, no mirror folder that is itself a link); otherwise, or when a read is refused, the NetCDF
-    products of the periods overlapping the range are read (:func:`crac_tools.store.read_products`). Callers pass
-    a dataset that already passed the policy.
+    products of the periods overlapping the range are read (:func:`crac_tools.store.read_products`), only those
+    :meth:`~crac_tools.web.site.Site.products` passes (a product path that resolves outside ``products/<key>`` is
+    read as a period without file). Callers pass a dataset that already passed the policy.
 
 Reducing
     A range holding more than ``2 n`` records is reduced to a min/max envelope of at most ``n`` equal time bins
@@ -43,7 +44,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..store import read_products
-from .datasets import Dataset, numeric_variables, periods_in, utc
+from .datasets import Dataset, Period, numeric_variables, utc
 from .responses import begin, error
 from .site import Ctx, NotFound, Site
 from .zarr_store import MirrorStore, mirror_file
@@ -156,11 +157,12 @@ def _read_mirror(store: MirrorStore, variables: list[str], start: pd.Timestamp,
     return origin + i0 * step, step, values, records
 
 
-def _read_netcdf(d: Dataset, variables: list[str], start: pd.Timestamp,
+def _read_netcdf(periods: list[Period], variables: list[str], start: pd.Timestamp,
                  end: pd.Timestamp) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Times (ns) and values of ``[start, end)`` from the NetCDF products (periods overlapping the range only)."""
-    paths = [p.path for p in periods_in(d, start, end)]
-    if not paths:  # a range between two periods
+    """Times (ns) and values of ``[start, end)`` from the NetCDF products of ``periods`` (those overlapping the
+    range whose file the caller may read: :meth:`~crac_tools.web.site.Site.products`)."""
+    paths = [p.path for p in periods]
+    if not paths:  # a range between two periods, or no readable file
         return np.zeros(0, np.int64), {v: np.zeros(0) for v in variables}
     data = read_products(paths, variables)
     t = data["time"].values.astype("datetime64[ns]").view(np.int64)
@@ -324,7 +326,7 @@ def plot_series(site: Site, ctx: Ctx, d: Dataset, variables: list[str], start: p
         t0, step, values, records = got
         x, y, step_ms = envelope_grid(t0, step, values, n)
         return Series(x, y, lo, hi, step_ms, records, "mirror")
-    t, values = _read_netcdf(d, variables, lo, hi)
+    t, values = _read_netcdf(site.products(ctx, d, lo, hi), variables, lo, hi)
     x, y, step_ms = envelope_times(t, values, n, lo.value, hi.value)
     return Series(x, y, lo, hi, step_ms, int(t.size), "netcdf")
 
@@ -475,7 +477,7 @@ async def plotdata(request: Request) -> Response:
     """
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
-    info = site.registry.attrs(d)
+    info = site.attrs(ctx, d)
     _, chosen = chosen_variables(request, info)
     try:
         start = utc(request.query_params.get("start"), "start")

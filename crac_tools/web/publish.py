@@ -27,7 +27,7 @@ from ..config import Project
 from ..fsutil import fsync_dir
 from . import policy
 from . import reports as rep
-from .datasets import Registry, now_utc
+from .datasets import Registry, now_utc, readable_periods
 from .settings import load_serve_config
 from .site import HERE
 
@@ -74,15 +74,12 @@ def publish(project: Project, out_dir: str | os.PathLike, now: dt.datetime | Non
                     if policy.allowed(d.target, None, None, now)]
         rows, summaries = [], []
         for d in datasets:
-            files = []
-            pdir = archive / "products" / d.key
-            for p in d.periods:
-                if policy.allowed(d.files_target(pdir), p.path, None, now):
-                    _copy(p.path, tmp / "data" / d.key / p.path.name)
-                    files.append(p)
-                    rows.append("\t".join([p.path.name, d.key, f"data/{d.key}", cfg.contact or "",
-                                           f"{d.title}, {p.start:%Y-%m-%d %H:%M} to {p.end:%Y-%m-%d %H:%M} UTC, "
-                                           f"{p.records} records, version {p.version}"]))
+            files = readable_periods(d, None, now)
+            for p in files:
+                _copy(p.path, tmp / "data" / d.key / p.path.name)
+                rows.append("\t".join([p.path.name, d.key, f"data/{d.key}", cfg.contact or "",
+                                       f"{d.title}, {p.start:%Y-%m-%d %H:%M} to {p.end:%Y-%m-%d %H:%M} UTC, "
+                                       f"{p.records} records, version {p.version}"]))
             qdir = archive / "quicklook" / d.key
             looks = []
             for p in d.periods:
@@ -90,7 +87,7 @@ def publish(project: Project, out_dir: str | os.PathLike, now: dt.datetime | Non
                 if png.is_file() and policy.allowed(d.files_target(qdir), png, None, now):
                     _copy(png, tmp / "quicklook" / d.key / png.name)
                     looks.append(png.name)
-            info = registry.attrs(d)
+            info = registry.attrs(files)
             summaries.append({"key": d.key, "title": d.title, "start": str(d.coverage[0]), "end": str(d.coverage[1]),
                               "records": d.records, "files": [p.path.name for p in files]})
             page = env.get_template("publish_dataset.html").render(

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ..config import Project, StationConfig
@@ -29,7 +30,7 @@ from ..fsutil import atomic_write_json, read_json
 from . import policy
 from .audit import AuditLog
 from .auth import SESSION_COOKIE, AuthStore
-from .datasets import Dataset, Registry, now_utc
+from .datasets import Dataset, Period, Registry, now_utc, periods_in, readable_periods
 from .policy import SITE, Target, User
 from .settings import ServeConfig, load_serve_config
 
@@ -179,6 +180,19 @@ class Site:
         if not policy.allowed(target, path, ctx.user, ctx.now):
             raise NotFound
         return path
+
+    def products(self, ctx: Ctx, d: Dataset, start: pd.Timestamp | None = None,
+                 end: pd.Timestamp | None = None) -> list[Period]:
+        """The periods of ``d`` overlapping ``[start, end)`` (default: all) whose product file the caller may read
+        (:func:`~crac_tools.web.datasets.readable_periods`); the only way a route reaches product files."""
+        return readable_periods(d, ctx.user, ctx.now, periods_in(d, start, end))
+
+    def attrs(self, ctx: Ctx, d: Dataset) -> dict:
+        """Global attributes and variable summaries of ``d``'s newest product the caller may read."""
+        for p in reversed(d.periods):  # newest first: one policy check in the usual case, not one per period
+            if readable_periods(d, ctx.user, ctx.now, [p]):
+                return self.registry.attrs([p])
+        return self.registry.attrs([])
 
     def station_target(self, st: StationConfig) -> Target:
         """The target of a station and its reports."""

@@ -10,19 +10,25 @@ headers), every authorised request succeeds, nothing a shared cache may store ho
 from __future__ import annotations
 
 import datetime as dt
+import io
 import os
 import shutil
 from urllib.parse import quote
 
+import numpy as np
 import pytest
 import web_helpers as wh
+import xarray as xr
 from starlette.testclient import TestClient
 from web_helpers import comparable, login
+
+from crac_tools.web import plotdata
 
 CANARY_SHIP = wh.CANARY_SHIP
 RANGE = "start=2024-03-10T06:00&end=2024-03-10T06:10"
 FORMATS = ("csv", "icartt", "nasa_ames", "netcdf")
 DAY1 = "20240310T000000_v1"
+DAY2 = "20240311T000000_v1"
 COND = {"If-None-Match": '"x"', "If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}
 
 
@@ -307,3 +313,44 @@ def test_quicklook_and_product_folders_linked_to_embargoed_ones_serve_nothing(ap
     for c in (anon, alice):
         r = c.get(url)
         assert r.status_code == 404 and wh.CANARY_DATA.encode() not in r.content
+
+
+DAYS = {DAY1: "start=2024-03-10T00:00&end=2024-03-11T00:00", DAY2: "start=2024-03-11T00:00&end=2024-03-12T00:00"}
+
+
+def _no_canary(r) -> None:
+    assert not any(c.encode() in r.content for c in wh.CANARIES), r.url
+
+
+def _link_product(project, day: str) -> None:
+    """Replace ``public_met``'s product of ``day`` by a link to the embargoed dataset's product of that day."""
+    products = project.archive / "products"
+    link = products / "public_met" / "2024" / f"public_met_{day}.nc"
+    link.unlink()
+    link.symlink_to(products / "public_embargo_met" / "2024" / f"public_embargo_met_{day}.nc")
+
+
+@pytest.mark.parametrize("linked", [DAY1, DAY2])  # DAY2 is the newest product: the one read for the attributes
+def test_a_product_file_linked_to_an_embargoed_product_is_never_read(app, web_project, monkeypatch, linked):
+    monkeypatch.setattr(plotdata, "USE_MIRROR", False)  # the plot reads the NetCDF products
+    anon, alice = _clients(app)
+    kept = DAY2 if linked == DAY1 else DAY1
+    plot = "/datasets/public_met/plotdata?variables=AirTC_Avg&n=4&"
+    before = anon.get(plot + DAYS[kept]).json()
+    assert before["source"] == "netcdf" and before["records"] > 0
+    _link_product(web_project, linked)
+    download = "/api/datasets/public_met/download?format="
+    for c in (anon, alice):
+        whole = [c.get(download + f) for f in FORMATS]
+        alone = [c.get(f"{download}{f}&{DAYS[linked]}") for f in FORMATS]
+        pages = [c.get(u) for u in ("/datasets/public_met", "/api/datasets/public_met", "/datasets/public_met/plot")]
+        for r in whole + alone + pages:
+            _no_canary(r)
+        assert [r.status_code for r in whole + alone + pages] == [200] * 4 + [422] * 4 + [200] * 3
+        assert pages[1].json()["variables"]["AirTC_Avg"]["units"] == "degC"  # attributes of the kept product
+        times = xr.open_dataset(io.BytesIO(whole[-1].content), engine="h5netcdf")["time"].values
+        assert times.size == before["records"] and np.all(times.astype("M8[D]") == times[0].astype("M8[D]"))
+        assert c.get(plot + DAYS[linked]).json()["records"] == 0
+        assert c.get(plot + DAYS[kept]).json() == before
+        assert c.get(f"/api/datasets/public_met/files/public_met_{linked}.nc").status_code == 404
+        assert c.get(f"/api/datasets/public_met/files/public_met_{kept}.nc").status_code == 200
