@@ -97,10 +97,16 @@ def _has_data(da: xr.DataArray) -> bool:
     return bool(np.isfinite(np.asarray(da.values, dtype="float64")).any())
 
 
-def _label(da: xr.DataArray, name: str) -> str:
-    """``"long_name [units]"``, falling back to the variable name, and omitting empty units."""
-    long_name = str(da.attrs.get("long_name") or name).strip() or name
-    units = str(da.attrs.get("units") or "").strip()
+def axis_label(attrs: dict, name: str) -> str:
+    """``"long_name [units]"`` of a variable's attributes, falling back to its name, omitting empty units.
+
+    Examples
+    --------
+    >>> axis_label({"long_name": "air temperature", "units": "degC"}, "AirT"), axis_label({}, "AirT")
+    ('air temperature [degC]', 'AirT')
+    """
+    long_name = str(attrs.get("long_name") or name).strip() or name
+    units = str(attrs.get("units") or "").strip()
     return f"{long_name} [{units}]" if units else long_name
 
 
@@ -391,7 +397,7 @@ def quicklook_figure(
         lone = fin & ~prev & ~nxt
         if lone.any():
             ax.plot(tx[lone], vy[lone], linestyle="none", marker=".", markersize=3, color=color)
-        ax.set_ylabel("\n".join(textwrap.wrap(_label(ds[name], name), 26)) or name, fontsize=8)
+        ax.set_ylabel("\n".join(textwrap.wrap(axis_label(ds[name].attrs, name), 26)) or name, fontsize=8)
         ax.tick_params(labelsize=8)
         ax.grid(True, color="0.88", linewidth=0.6)
         ax.margins(x=0)
@@ -629,7 +635,7 @@ def interactive(
         if not _has_data(da):
             no_data.append(name)
             continue
-        label = _label(da, name)
+        label = axis_label(da.attrs, name)
         tx, vy = _prepare_series(times, da.values, None if use_ds else max_points,
                                  max(1, (max_points or 2) // 2))
         series = xr.DataArray(vy, coords={"time": tx}, dims="time", name=name, attrs=dict(da.attrs))

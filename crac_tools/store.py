@@ -300,16 +300,20 @@ def read_layout(path: Path) -> MirrorLayout | None:
     if not (path / "zarr.json").exists():
         return None
     try:
-        g = zarr.open_group(str(path), mode="r", use_consolidated=False)
-        attrs = dict(g.attrs)
-        t = g["time"]
-        variables = {k: np.dtype(attrs["crac_dtypes"][k]).str for k in attrs.get("crac_dtypes", {})}
-        return MirrorLayout(origin=pd.Timestamp(attrs["crac_origin"]), length=int(t.shape[0]),
-                            interval=pd.Timedelta(attrs["crac_interval"]), chunk=int(t.chunks[0]),
-                            variables=variables)
+        return layout_of(zarr.open_group(str(path), mode="r", use_consolidated=False))
     except (KeyError, ValueError, OSError) as exc:
         log.warning("%s: unreadable mirror layout (%s); it will be rebuilt", path, exc)
         return None
+
+
+def layout_of(g) -> MirrorLayout:
+    """The layout an open mirror group records (its grid attributes and time array); KeyError or ValueError
+    when it is not a crac mirror."""
+    attrs = dict(g.attrs)
+    t = g["time"]
+    variables = {k: np.dtype(attrs["crac_dtypes"][k]).str for k in attrs.get("crac_dtypes", {})}
+    return MirrorLayout(origin=pd.Timestamp(attrs["crac_origin"]), length=int(t.shape[0]),
+                        interval=pd.Timedelta(attrs["crac_interval"]), chunk=int(t.chunks[0]), variables=variables)
 
 
 def _grid(origin: pd.Timestamp, start: int, stop: int, interval: pd.Timedelta) -> np.ndarray:

@@ -43,7 +43,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..store import read_products
+from ..plot import GAP_FACTOR, axis_label
+from ..store import layout_of, read_products
 from .datasets import Dataset, Period, numeric_variables, utc
 from .responses import begin, error
 from .site import Ctx, NotFound, Site
@@ -59,8 +60,6 @@ N_BINS = 1000
 MAX_BINS = 5000
 #: Most variables one plot shows.
 MAX_VARIABLES = 12
-#: Consecutive records further apart than this many median steps are a gap (as in :mod:`crac_tools.plot`).
-GAP_FACTOR = 1.5
 _NS_PER_MS = 1_000_000
 
 
@@ -123,13 +122,11 @@ def _open_mirror(store: MirrorStore, variables: list[str]):
     import zarr
 
     g = zarr.open_group(store=store, mode="r", use_consolidated=True)
-    attrs = g.attrs
     names = set(g.array_keys())
     if not set(variables) <= names or "time" not in names:
         return None
-    origin = pd.Timestamp(attrs["crac_origin"]).value
-    step = pd.Timedelta(attrs["crac_interval"]).value
-    return g, int(origin), int(step), int(g["time"].shape[0])
+    lay = layout_of(g)
+    return g, int(lay.origin.value), int(lay.interval.value), lay.length
 
 
 def _read_mirror(store: MirrorStore, variables: list[str], start: pd.Timestamp,
@@ -391,12 +388,6 @@ st.timer = setTimeout(() => {
 """
 
 
-def _label(meta: dict, name: str) -> str:
-    long_name = str(meta.get("long_name") or name).strip() or name
-    units = str(meta.get("units") or "").strip()
-    return f"{long_name} [{units}]" if units else long_name
-
-
 def bokeh_view(d: Dataset, info: dict, s: Series, variables: list[str], height: int = 200) -> tuple[str, str, list]:
     """The plot as bokeh ``components`` (script, div) and the BokehJS files it needs (served by the app).
 
@@ -430,7 +421,7 @@ def bokeh_view(d: Dataset, info: dict, s: Series, variables: list[str], height: 
     for i, v in enumerate(variables):
         f = figure(x_range=xr, x_axis_type="datetime", height=height, sizing_mode="stretch_width",
                    tools="xpan,xwheel_zoom,xbox_zoom,reset,save", active_drag="xpan", active_scroll="xwheel_zoom",
-                   title=title if i == 0 else None, y_axis_label=_label(info.get("variables", {}).get(v, {}), v),
+                   title=title if i == 0 else None, y_axis_label=axis_label(info.get("variables", {}).get(v, {}), v),
                    x_axis_label="time (UTC)" if i == len(variables) - 1 else None)
         f.line("x", v, source=src, line_width=1)
         figs.append(f)
