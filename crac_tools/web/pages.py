@@ -19,6 +19,7 @@ from .datasets import Dataset, numeric_variables, utc
 from .downloads import FORMATS
 from .responses import begin, error, not_found, render
 from .site import HERE, Ctx, NotFound, Site
+from .tiles import tile_map
 
 
 def _fmt(t) -> str:
@@ -58,8 +59,6 @@ def index(request: Request) -> Response:
     site, ctx = begin(request)
     datasets = site.visible(ctx)
     stations = site.visible_stations(ctx)
-    from .tiles import tile_map
-
     return render(request, "index.html", datasets=[_summary(site, d, ctx) for d in datasets],
                   stations=stations, points=_map_points(stations), tilemap=tile_map(site, stations))
 

@@ -448,13 +448,17 @@ def describe(s: Series) -> str:
 
 
 # -------------------------------------------------------------------------------------------- the route
-def chosen_variables(request: Request, info: dict, default: int = 4) -> tuple[list[str], list[str]]:
+#: Variables a plot shows when the request names none.
+DEFAULT_VARIABLES = 4
+
+
+def chosen_variables(request: Request, info: dict) -> tuple[list[str], list[str]]:
     """The dataset's plottable variables and those the request picks (``variables=a&variables=b`` or
-    ``variables=a,b``; unknown names are ignored; none: the first ``default``)."""
+    ``variables=a,b``; unknown names are ignored; none: the first :data:`DEFAULT_VARIABLES`)."""
     numeric = [v for v in numeric_variables(info) if v != "RECORD"]
     asked = [x for v in request.query_params.getlist("variables") for x in v.split(",")]
     chosen = list(dict.fromkeys(v for v in asked if v in numeric))[:MAX_VARIABLES]
-    return numeric, chosen or numeric[:default]
+    return numeric, chosen or numeric[:DEFAULT_VARIABLES]
 
 
 async def plotdata(request: Request) -> Response:

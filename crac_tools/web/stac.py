@@ -87,8 +87,8 @@ def _links(base: str, *pairs: tuple[str, str, str]) -> list[dict]:
     return [{"rel": rel, "href": base + href, "type": media} for rel, href, media in pairs]
 
 
-def _zarr_asset(site: Site, d: Dataset, base: str) -> dict[str, dict]:
-    if not has_mirror(site, d):
+def _zarr_asset(site: Site, d: Dataset, base: str, mirror: bool | None = None) -> dict[str, dict]:
+    if not (has_mirror(site, d) if mirror is None else mirror):
         return {}
     return {"zarr": {"href": zarr_url(base, d), "type": MEDIA_ZARR, "roles": ["data"],
                      "title": f"{d.title}: zarr mirror (every period on a regular time grid)"}}
@@ -146,8 +146,9 @@ def collection_doc(site: Site, ctx: Ctx, d: Dataset, base: str) -> dict[str, Any
     return doc
 
 
-def item_doc(site: Site, d: Dataset, p: Period, base: str) -> dict[str, Any]:
-    """The Item of one product period of ``d`` (the caller must be allowed to see ``d``).
+def item_doc(site: Site, d: Dataset, p: Period, base: str, mirror: bool | None = None) -> dict[str, Any]:
+    """The Item of one product period of ``d`` (the caller must be allowed to see ``d``); ``mirror`` says
+    whether ``d`` has a zarr mirror (None: look), so a list of items looks once.
 
     Examples
     --------
@@ -163,7 +164,7 @@ def item_doc(site: Site, d: Dataset, p: Period, base: str) -> dict[str, Any]:
     if (site.archive / "quicklook" / d.key / look).is_file():
         assets["overview"] = {"href": f"{base}/datasets/{d.key}/quicklook/{look}", "type": "image/png",
                               "roles": ["overview", "visual"], "title": "quick-look"}
-    assets.update(_zarr_asset(site, d, base))
+    assets.update(_zarr_asset(site, d, base, mirror))
     return {"type": "Feature", "stac_version": STAC_VERSION, "id": iid, "collection": d.key,
             "geometry": {"type": "Point", "coordinates": [loc.lon, loc.lat]}, "bbox": _bbox(d),
             "properties": {"title": f"{d.title} {iso(p.start)} to {iso(p.end)}", "datetime": None,
@@ -198,7 +199,8 @@ def items(request: Request) -> Response:
     site, ctx = begin(request)
     d = site.dataset(ctx, request.path_params["key"])
     base = base_url(site, request)
-    feats = [item_doc(site, d, p, base) for p in d.periods]
+    mirror = has_mirror(site, d)
+    feats = [item_doc(site, d, p, base, mirror) for p in d.periods]
     return _json({"type": "FeatureCollection", "features": feats, "numberReturned": len(feats),
                   "links": _links(base, ("root", "/api/stac", MEDIA_JSON),
                                   ("collection", f"/api/stac/{d.key}", MEDIA_JSON),

@@ -20,7 +20,7 @@ import pytest
 import web_helpers as wh
 import xarray as xr
 from starlette.testclient import TestClient
-from web_helpers import comparable, login
+from web_helpers import comparable, login, make_tiles, set_tiles
 
 from crac_tools.web import plotdata
 
@@ -52,7 +52,6 @@ def _plant(project, client_alice, client_dave):
     (mirror / "public_met.zarr" / "leak.json").symlink_to(mirror / "public_embargo_met.zarr" / "zarr.json")
     (mirror / "public_met.zarr" / "Leak").symlink_to(mirror / "ship_met.zarr" / "Lat")
     # offline map tiles, one of them a link to an embargoed quick-look
-    from test_stac_zarr import make_tiles, set_tiles
 
     tiles = make_tiles(project.root / "tiles", max_zoom=1)
     (tiles / "1" / "0" / "0.png").unlink()

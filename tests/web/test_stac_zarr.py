@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import web_helpers as wh
 import xarray as xr
 from starlette.testclient import TestClient
-from web_helpers import comparable, login
+from web_helpers import comparable, login, make_tiles, set_tiles
 
 from crac_tools.errors import ConfigError
 
@@ -169,28 +167,6 @@ def test_stac_collection_and_items(app):
 
 
 # -- tiles -----------------------------------------------------------------------------------------------
-def make_tiles(root: Path, max_zoom: int = 3) -> Path:
-    """A tiny XYZ tile set (every tile of zooms 0..max_zoom, one colour per zoom) written as real PNGs."""
-    from PIL import Image
-
-    for z in range(max_zoom + 1):
-        buf = io.BytesIO()
-        Image.new("RGB", (256, 256), (180, 200 + 10 * z, 230)).save(buf, format="PNG")
-        for x in range(2**z):
-            folder = root / str(z) / str(x)
-            folder.mkdir(parents=True, exist_ok=True)
-            for y in range(2**z):
-                (folder / f"{y}.png").write_bytes(buf.getvalue())
-    return root
-
-
-def set_tiles(cfg: Path, folder: Path | str) -> None:
-    """Add ``serve.tiles`` to ``crac.yaml``."""
-    text = cfg.read_text()
-    assert "\nserve:\n" in text
-    cfg.write_text(text.replace("\nserve:\n", f"\nserve:\n  tiles: {folder}\n", 1))
-
-
 def test_tiles_and_the_map(app, web_project, tmp_path):
     anon = TestClient(app)
     assert anon.get("/tiles/0/0/0.png").status_code == 404  # no tiles configured

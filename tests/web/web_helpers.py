@@ -9,6 +9,7 @@ Stations (1-minute weather, two days each):
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -191,3 +192,25 @@ def login(client, user: str, password: str | None = None):
     """Log ``client`` in (password defaults to ``<user>-pw``); returns the response."""
     return client.post("/login", data={"username": user, "password": password or f"{user}-pw"},
                        follow_redirects=False)
+
+
+def make_tiles(root: Path, max_zoom: int = 3) -> Path:
+    """A tiny XYZ tile set (every tile of zooms 0..max_zoom, one colour per zoom) written as real PNGs."""
+    from PIL import Image
+
+    for z in range(max_zoom + 1):
+        buf = io.BytesIO()
+        Image.new("RGB", (256, 256), (180, 200 + 10 * z, 230)).save(buf, format="PNG")
+        for x in range(2**z):
+            folder = root / str(z) / str(x)
+            folder.mkdir(parents=True, exist_ok=True)
+            for y in range(2**z):
+                (folder / f"{y}.png").write_bytes(buf.getvalue())
+    return root
+
+
+def set_tiles(cfg: Path, folder: Path | str) -> None:
+    """Add ``serve.tiles`` to ``crac.yaml``."""
+    text = cfg.read_text()
+    assert "\nserve:\n" in text
+    cfg.write_text(text.replace("\nserve:\n", f"\nserve:\n  tiles: {folder}\n", 1))
