@@ -62,17 +62,6 @@ def make_project(root: Path, mb: int) -> int:
     return total
 
 
-def best(fn, repeat: int, setup=None) -> float:
-    times = []
-    for _ in range(repeat):
-        if setup is not None:
-            setup()
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
-
-
 def interleaved(pairs: dict, repeat: int) -> dict[str, tuple[float, float]]:
     """Time each ``{name: (fn, setup)}`` once per round, ``repeat`` rounds; ``{name: (best wall, its CPU)}``.
 
@@ -159,7 +148,7 @@ def main() -> None:
             f"({nbytes / t_bk / 2**20:.0f} MiB/s, hashed, synced and committed)")
         say(f"local: CPU seconds of this process: copytree {c_copy:.2f}, backup {c_bk:.2f}; creating a file "
             f"costs {creation_cost(work):.0f} us here now (it swings between ~20 and ~800 us on this shared VM)")
-        t_inc = best(lambda: do_backup(str(tgt)), args.repeat)
+        t_inc = interleaved({"inc": (lambda: do_backup(str(tgt)), None)}, args.repeat)["inc"][0]
         say(f"local: incremental backup with nothing changed {t_inc:.2f} s")
 
         objs = [p for p in tgt.rglob("*") if p.is_file()]

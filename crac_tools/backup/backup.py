@@ -61,10 +61,7 @@ from .manifest import (
     unit_of,
 )
 from .settings import BackupConfig, BackupTarget, duration_seconds
-from .targets import Target, open_target
-
-#: Threads hashing project files (hashlib and file reads release the GIL).
-_HASH_THREADS = max(2, min(4, os.cpu_count() or 2))
+from .targets import CPU_THREADS, Target, open_target
 
 
 def _human(n: float) -> str:
@@ -247,7 +244,7 @@ def backup_to(snap: Snapshot, target: Target, keep: int = 3, progress: bool = Fa
     unhashed = [f for p, f in snap.files.items() if not f.sha256 and p not in failed]
     first = [f for f in unhashed if f.size in sizes.get(f.path, ())]
     hbar = _bar(sum(f.size for f in first), f"hashing for {target.url}", progress and bool(first))
-    failed.update((p.split(":", 1)[0], p) for p in snap.hash(first, threads=_HASH_THREADS, progress=hbar.update))
+    failed.update((p.split(":", 1)[0], p) for p in snap.hash(first, threads=CPU_THREADS, progress=hbar.update))
     hbar.close()
     todo: list[tuple[str, str | None]] = []
     used: set[str] = set()

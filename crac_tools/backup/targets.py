@@ -74,6 +74,11 @@ def _check_digest(src: str | os.PathLike, digest: str, expect: str | None) -> No
                             digest)
 
 
+#: Threads for CPU-bound work on local files (hashing, or reading + hashing + writing from the page cache):
+#: one per core, at least 2 and at most 4 (hashlib and file I/O release the GIL).
+CPU_THREADS = max(2, min(4, os.cpu_count() or 2))
+
+
 class Target:
     """Base class of backup targets (keys are POSIX paths relative to the target root)."""
 
@@ -261,7 +266,7 @@ class LocalTarget(Target):
     """
 
     #: Copies are CPU-bound (read, sha256, write from the page cache): one thread per core, up to 4.
-    parallel = max(2, min(4, os.cpu_count() or 2))
+    parallel = CPU_THREADS
     def __init__(self, root: str | os.PathLike) -> None:
         self.root = Path(root).expanduser().resolve()
         self.url = str(self.root)
