@@ -283,16 +283,16 @@ def provenance(ds: xr.Dataset, source: str | None = None) -> list[tuple[str, str
     return out
 
 
-def indoex_name(ds: xr.Dataset, sel: xr.Dataset, ext: str, template: str | None = None) -> str:
+def indoex_name(ds: xr.Dataset, first: object, ext: str, template: str | None = None) -> str:
     """File name by the INDOEX convention ``<station>.<YYMMDDHHmm of the first record>.<product>.<ext>``.
 
-    ``template`` (a naming template with fields ``source``, ``product``, ``start``, ``ext``) replaces it.
+    ``first`` is the time of the first record written; ``template`` (a naming template with fields ``source``,
+    ``product``, ``start``, ``ext``) replaces the convention.
 
     Examples
     --------
-    >>> t = pd.date_range("2024-06-02T06:00", periods=2, freq="h")
-    >>> ds = xr.Dataset({"a": ("time", [1.0, 2.0])}, coords={"time": t}, attrs={"station_id": "s1", "product": "met"})
-    >>> indoex_name(ds, ds, "txt")
+    >>> ds = xr.Dataset(attrs={"station_id": "s1", "product": "met"})
+    >>> indoex_name(ds, "2024-06-02T06:00", "txt")
     's1.2406020600.met.txt'
     """
     from ..conventions.naming import format_name
@@ -300,7 +300,7 @@ def indoex_name(ds: xr.Dataset, sel: xr.Dataset, ext: str, template: str | None 
     meta = meta_of(ds)
     product = re.sub(r"[^A-Za-z0-9_-]", "-", str(ds.attrs.get("product") or "data"))
     fields = {"source": meta.location_id, "product": product,
-              "start": pd.Timestamp(sel["time"].values.min()).to_pydatetime(), "ext": ext}
+              "start": pd.Timestamp(first).to_pydatetime(), "ext": ext}
     return format_name(template or "indoex", **fields)
 
 

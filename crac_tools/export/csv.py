@@ -121,4 +121,4 @@ def write_csv(ds: xr.Dataset, out_dir: str | os.PathLike, *, units_row: bool = F
     """
     sel = select(ds, start, end, variables)
     text = csv_text(sel, units_row=units_row, comments=comments, missing=missing, source=source)
-    return write_ascii(Path(out_dir) / indoex_name(ds, sel, "csv"), text)
+    return write_ascii(Path(out_dir) / indoex_name(ds, sel["time"].values.min(), "csv"), text)

@@ -159,4 +159,4 @@ def write_joss(ds: xr.Dataset, out_dir: str | os.PathLike, *, source: str | None
     """
     sel = select(ds, start, end, variables)
     text = joss_text(sel, source=source, align=align)
-    return write_ascii(Path(out_dir) / indoex_name(ds, sel, "txt"), text)
+    return write_ascii(Path(out_dir) / indoex_name(ds, sel["time"].values.min(), "txt"), text)

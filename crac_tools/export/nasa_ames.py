@@ -668,10 +668,10 @@ def write_nasa_ames(ds: xr.Dataset, out_dir: str | os.PathLike, *, ffi: int | No
     if ffi == 2160 or (ffi is None and labels):
         label = _one_label(labels)
         sel = _select_labelled(ds, label, start, end, variables)
-        first = xr.Dataset(coords={"time": [np.datetime64(_first_time(sel, label), "ns")]})
+        first = _first_time(sel, label)
     else:
         sel = select(ds, start, end, variables)
-        first = sel
+        first = sel["time"].values.min()
     for a in keep:
         if a not in sel.variables:
             sel[a] = ds[a].sel(time=sel["time"]) if "time" in ds[a].dims else ds[a]

@@ -213,7 +213,7 @@ def render(ds: Dataset, sel: Selection, data: xr.Dataset, prov: list[tuple]) -> 
             for k, v in prov:
                 head += wrap_text(f"{k}: {v}", MAX_LINE, prefix="# ", indent="#   ")
             text = "\n".join(head) + "\n" + csv_text(data[names], source=source)
-            return text.encode("ascii"), indoex_name(data, data, "csv")
+            return text.encode("ascii"), indoex_name(data, data["time"].values.min(), "csv")
         writer = write_icartt if sel.fmt == "icartt" else write_nasa_ames
         path = writer(data, tmp, source=source)
         return path.read_bytes(), path.name
